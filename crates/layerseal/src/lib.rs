@@ -1,0 +1,9 @@
+//! layerseal: OCI layers to integrity-protected filesystem images.
+//!
+//! The pipeline, each stage a module: [`compress`] (sniff and decompress a
+//! layer stream) → [`tar`] (entries with Go `archive/tar` semantics) →
+//! [`ext4`] (an image byte-identical to hcsshim's tar2ext4) → [`verity`]
+//! (dm-verity tree, superblock, root hash) → [`vhd`] (fixed VHD footer).
+//! [`layer`] wires them for one layer.
+
+pub mod tar;
