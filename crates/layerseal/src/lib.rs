@@ -6,4 +6,6 @@
 //! (dm-verity tree, superblock, root hash) → [`vhd`] (fixed VHD footer).
 //! [`layer`] wires them for one layer.
 
+pub mod ext4;
+pub mod sink;
 pub mod tar;

@@ -1,0 +1,65 @@
+//! Where filesystem writers put their blocks.
+//!
+//! Writers produce an image front to back, except for a few blocks they
+//! settle later (the superblock and descriptors, xattr blocks that may be
+//! rewritten). A sink knows which blocks are final as soon as they are
+//! appended, so a hashing sink can hash them while the layer still streams,
+//! and nothing has to re-read the image.
+
+use std::io::{self, Read};
+
+pub const BLOCK: usize = 4096;
+
+/// A sequential block device with a few blocks settled later.
+pub trait BlockSink {
+    /// Declare the first `blocks` blocks as settled later with
+    /// [`BlockSink::set_block`]; the cursor moves past them.
+    fn reserve_leading(&mut self, blocks: u64) -> io::Result<()>;
+    /// Append bytes at the cursor.
+    fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Append up to `n` bytes read from `src`; fewer only if `src` ends.
+    fn append_from(&mut self, src: &mut dyn Read, n: u64) -> io::Result<u64>;
+    /// Append `n` zero bytes.
+    fn append_zeros(&mut self, n: u64) -> io::Result<()>;
+    /// Append a whole block (cursor block-aligned) that may be replaced
+    /// until the end.
+    fn append_mutable_block(&mut self, block: &[u8; BLOCK]) -> io::Result<()>;
+    /// Replace a mutable or reserved block.
+    fn set_block(&mut self, index: u64, block: &[u8; BLOCK]) -> io::Result<()>;
+}
+
+/// An in-memory sink: the whole image in a `Vec`. For tests, fuzzing and
+/// small images.
+#[derive(Default)]
+pub struct VecSink {
+    pub bytes: Vec<u8>,
+}
+
+impl BlockSink for VecSink {
+    fn reserve_leading(&mut self, blocks: u64) -> io::Result<()> {
+        self.bytes
+            .resize(self.bytes.len() + blocks as usize * BLOCK, 0);
+        Ok(())
+    }
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        self.bytes.extend_from_slice(data);
+        Ok(())
+    }
+    fn append_from(&mut self, src: &mut dyn Read, n: u64) -> io::Result<u64> {
+        let before = self.bytes.len();
+        src.take(n).read_to_end(&mut self.bytes)?;
+        Ok((self.bytes.len() - before) as u64)
+    }
+    fn append_zeros(&mut self, n: u64) -> io::Result<()> {
+        self.bytes.resize(self.bytes.len() + n as usize, 0);
+        Ok(())
+    }
+    fn append_mutable_block(&mut self, block: &[u8; BLOCK]) -> io::Result<()> {
+        self.append(block)
+    }
+    fn set_block(&mut self, index: u64, block: &[u8; BLOCK]) -> io::Result<()> {
+        let at = index as usize * BLOCK;
+        self.bytes[at..at + BLOCK].copy_from_slice(block);
+        Ok(())
+    }
+}
