@@ -4,8 +4,14 @@
 //! layer stream) → [`tar`] (entries with Go `archive/tar` semantics) →
 //! [`ext4`] (an image byte-identical to hcsshim's tar2ext4) → [`verity`]
 //! (dm-verity tree, superblock, root hash) → [`vhd`] (fixed VHD footer).
-//! [`layer`] wires them for one layer.
+//! [`layer`] wires them for one layer; [`sink`] is where filesystem writers
+//! put blocks; [`atomic`] makes outputs appear whole or not at all.
 
+pub mod atomic;
+pub mod compress;
 pub mod ext4;
+pub mod layer;
 pub mod sink;
 pub mod tar;
+pub mod verity;
+pub mod vhd;

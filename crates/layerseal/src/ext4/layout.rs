@@ -59,7 +59,11 @@ pub struct Usage<'a> {
     pub inodes: &'a [(bool, bool)],
 }
 
-pub fn tail(u: &Usage) -> Result<Tail, ()> {
+/// The group descriptors needed exceed the reserved blocks.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OutOfDescriptorSpace;
+
+pub fn tail(u: &Usage) -> Result<Tail, OutOfDescriptorSpace> {
     let inode_slots = u.inodes.len() as u32;
     let (groups, ipg) = best_group_count(u.inode_table, inode_slots);
     let table_blocks_per_group = ipg / INODES_PER_BLOCK;
@@ -68,7 +72,7 @@ pub fn tail(u: &Usage) -> Result<Tail, ()> {
     let disk = valid.max(u64::from(groups - 1) * u64::from(BLOCKS_PER_GROUP) + 1);
     let used_gd = (groups - 1) / DESCRIPTORS_PER_BLOCK + 1;
     if used_gd > u.gd_blocks || disk > u64::from(u32::MAX) {
-        return Err(());
+        return Err(OutOfDescriptorSpace);
     }
     let bpg = u64::from(BLOCKS_PER_GROUP);
     let mut bitmap_blocks = vec![0u8; (2 * groups * BLOCK_SIZE) as usize];

@@ -553,7 +553,7 @@ impl<S: BlockSink> Writer<S> {
             gd_blocks: self.gd_blocks,
             inodes: &usage,
         })
-        .map_err(|()| {
+        .map_err(|_| {
             Ext4Error::TooBig(format!(
                 "disk exceeded maximum size of {} bytes",
                 self.max_disk_size

@@ -46,3 +46,8 @@ pub mod typeflag {
 
 /// Size of a tar block.
 pub const BLOCK: usize = 512;
+
+/// Whether a block is a checksum-valid tar header (of any kind).
+pub fn is_header_block(block: &[u8; BLOCK]) -> bool {
+    header::block_kind(block).is_some()
+}

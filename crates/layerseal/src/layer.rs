@@ -1,0 +1,226 @@
+//! One layer, end to end: decompress → tar → ext4 → dm-verity → files.
+//!
+//! One pass: the tar is never stored, the image is never re-read; level 0
+//! of the tree is hashed on all cores while the image streams.
+
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+
+use crate::atomic::AtomicFile;
+use crate::compress::{self, Compression};
+use crate::ext4::{self, ConvertError};
+use crate::sink::BLOCK;
+use crate::verity::{self, HashingSink, Params, Superblock};
+use crate::vhd::Footer;
+
+/// Files to write. With no image path, only the root hash is computed.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs {
+    /// The filesystem image (with the hash tree appended unless a separate
+    /// hash device is given).
+    pub image: Option<PathBuf>,
+    /// A separate hash device: verity superblock block + tree.
+    pub hash_device: Option<PathBuf>,
+    /// Append a fixed VHD footer to each file written.
+    pub vhd: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct LayerOptions {
+    /// Metadata reservation (compactext4 `MaximumDiskSize`).
+    pub max_disk_size: u64,
+    pub outputs: Outputs,
+    /// Hashing threads; 0 = all cores.
+    pub threads: usize,
+}
+
+impl Default for LayerOptions {
+    fn default() -> Self {
+        LayerOptions {
+            max_disk_size: ext4::LAYOUT_128G,
+            outputs: Outputs::default(),
+            threads: 0,
+        }
+    }
+}
+
+/// What a conversion produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerReport {
+    pub root_hash: String,
+    pub compression: Compression,
+    /// Bytes of the ext4 image (= dm-verity data size = hash offset when
+    /// the tree is appended).
+    pub image_size: u64,
+    pub tree_size: u64,
+    pub data_blocks: u64,
+    pub verity_uuid: [u8; 16],
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    #[error("input file is not a tar archive")]
+    NotTar,
+    #[error("{0}")]
+    Convert(#[from] ConvertError),
+    #[error("{path}: {source}")]
+    Output { path: PathBuf, source: io::Error },
+    #[error("{0}")]
+    Input(io::Error),
+}
+
+fn out_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> LayerError + '_ {
+    move |source| LayerError::Output {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A stream that gives back the first block after it was peeked.
+struct Peeked<R> {
+    head: Vec<u8>,
+    at: usize,
+    rest: R,
+}
+
+impl<R: Read> Read for Peeked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at < self.head.len() {
+            let n = buf.len().min(self.head.len() - self.at);
+            buf[..n].copy_from_slice(&self.head[self.at..self.at + n]);
+            self.at += n;
+            return Ok(n);
+        }
+        self.rest.read(buf)
+    }
+}
+
+/// dmverity-vhd's "is a tar" test on the first block: a checksum-valid
+/// header or an all-zero block.
+fn looks_like_tar(head: &[u8]) -> bool {
+    if head.len() < 512 {
+        return false;
+    }
+    let block: &[u8; 512] = head[..512].try_into().expect("512 bytes");
+    block.iter().all(|&c| c == 0) || crate::tar::is_header_block(block)
+}
+
+/// Convert one layer stream (gzip, zstd or plain tar).
+pub fn convert_layer<R: Read + Send>(
+    input: R,
+    opts: &LayerOptions,
+) -> Result<LayerReport, LayerError> {
+    let (compression, mut stream) = compress::open(input).map_err(LayerError::Input)?;
+    let mut head = vec![0u8; 512];
+    let mut n = 0;
+    while n < head.len() {
+        match stream.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(LayerError::Input(e)),
+        }
+    }
+    head.truncate(n);
+    if !looks_like_tar(&head) {
+        return Err(LayerError::NotTar);
+    }
+    let tar = io::BufReader::with_capacity(
+        1 << 20,
+        Peeked {
+            head,
+            at: 0,
+            rest: stream,
+        },
+    );
+
+    let outs = &opts.outputs;
+    let image = outs
+        .image
+        .as_deref()
+        .map(|p| AtomicFile::create(p).map_err(out_err(p)))
+        .transpose()?;
+    let hash_dev = outs
+        .hash_device
+        .as_deref()
+        .map(|p| AtomicFile::create(p).map_err(out_err(p)))
+        .transpose()?;
+
+    let params = Params::standard();
+    let sink_file = match &image {
+        Some(f) => Some((f.file().try_clone().map_err(out_err(f.target()))?, 0)),
+        None => None,
+    };
+    let sink =
+        HashingSink::new(params.clone(), sink_file, opts.threads).map_err(LayerError::Input)?;
+    let (sink, summary) = ext4::convert(tar, sink, opts.max_disk_size)?;
+    let level0 = sink.finish().map_err(|e| match &image {
+        Some(f) => LayerError::Output {
+            path: f.target().to_path_buf(),
+            source: e,
+        },
+        None => LayerError::Input(e),
+    })?;
+    let tree = verity::build_tree(&params, &level0.digests, level0.blocks);
+    let image_size = summary.blocks * BLOCK as u64;
+    let verity_uuid = verity::derive_uuid("dm-verity superblock", &tree.root);
+    let sb = Superblock {
+        hash_type: 1,
+        uuid: verity_uuid,
+        params: params.clone(),
+        data_blocks: level0.blocks,
+    };
+    let mut hash_area = vec![0u8; params.hash_block_size as usize];
+    hash_area[..512].copy_from_slice(&sb.encode());
+    hash_area.extend_from_slice(&tree.bytes);
+
+    // Place the hash area: in its own file, or right after the image.
+    let (image_end, hash_written) = match (&image, &hash_dev) {
+        (_, Some(h)) => {
+            h.file()
+                .write_all_at(&hash_area, 0)
+                .map_err(out_err(h.target()))?;
+            (image_size, Some(hash_area.len() as u64))
+        }
+        (Some(f), None) => {
+            f.file()
+                .write_all_at(&hash_area, image_size)
+                .map_err(out_err(f.target()))?;
+            (image_size + hash_area.len() as u64, None)
+        }
+        (None, None) => (image_size, None),
+    };
+    if outs.vhd {
+        if let Some(f) = &image {
+            let footer =
+                Footer::fixed(image_end, verity::derive_uuid("vhd data disk", &tree.root)).encode();
+            f.file()
+                .write_all_at(&footer, image_end)
+                .map_err(out_err(f.target()))?;
+        }
+        if let (Some(h), Some(len)) = (&hash_dev, hash_written) {
+            let footer =
+                Footer::fixed(len, verity::derive_uuid("vhd hash device", &tree.root)).encode();
+            h.file()
+                .write_all_at(&footer, len)
+                .map_err(out_err(h.target()))?;
+        }
+    }
+    if let Some(f) = image {
+        let target = f.target().to_path_buf();
+        f.commit().map_err(out_err(&target))?;
+    }
+    if let Some(h) = hash_dev {
+        let target = h.target().to_path_buf();
+        h.commit().map_err(out_err(&target))?;
+    }
+    Ok(LayerReport {
+        root_hash: tree.root_hex(),
+        compression,
+        image_size,
+        tree_size: tree.bytes.len() as u64,
+        data_blocks: level0.blocks,
+        verity_uuid,
+    })
+}
