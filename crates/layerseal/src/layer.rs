@@ -97,8 +97,12 @@ impl<R: Read> Read for Peeked<R> {
 }
 
 /// dmverity-vhd's "is a tar" test on the first block: a checksum-valid
-/// header or an all-zero block.
+/// header or an all-zero block (or nothing: an empty archive).
 fn looks_like_tar(head: &[u8]) -> bool {
+    // No bytes at all is an empty archive to Go's reader (a clean end).
+    if head.is_empty() {
+        return true;
+    }
     if head.len() < 512 {
         return false;
     }

@@ -8,6 +8,7 @@
 //! put blocks; [`atomic`] makes outputs appear whole or not at all.
 
 pub mod atomic;
+pub mod check;
 pub mod compress;
 pub mod ext4;
 pub mod layer;

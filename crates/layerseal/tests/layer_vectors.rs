@@ -190,11 +190,24 @@ fn outputs_are_reproducible() {
 #[test]
 fn not_a_tar() {
     for input in [
-        &b""[..],
-        b"hello, this is not a tar archive at all",
+        &b"hello, this is not a tar archive at all"[..],
         &[0x41; 2048],
     ] {
         let err = convert_layer(input, &LayerOptions::default()).unwrap_err();
         assert_eq!(err.to_string(), "input file is not a tar archive");
     }
+}
+
+#[test]
+fn empty_input_is_an_empty_layer() {
+    // Go's reader ends cleanly on zero bytes, so upstream hashes an empty
+    // filesystem: the same root as empty.tar (redis layer 7 upstream).
+    let exp = common::expected();
+    let r = convert_layer(&b""[..], &LayerOptions::default()).unwrap();
+    assert_eq!(
+        format!("{}\n", r.root_hash),
+        exp["layers"]["empty.tar"]["hashlayer"]["stdout"]
+            .as_str()
+            .unwrap()
+    );
 }

@@ -41,17 +41,21 @@ pub enum ErrorKind {
 }
 
 impl ConvertError {
-    /// One line for people: the message, the entry and the offset.
-    pub fn detailed(&self) -> String {
+    /// Where it happened: the entry (if any) and the tar offset.
+    pub fn location(&self) -> String {
         match &self.entry {
             Some(e) => format!(
-                "{} (entry \"{}\" at tar offset {})",
-                self.message,
+                "entry \"{}\" at tar offset {}",
                 String::from_utf8_lossy(e),
                 self.offset
             ),
-            None => format!("{} (at tar offset {})", self.message, self.offset),
+            None => format!("tar offset {}", self.offset),
         }
+    }
+
+    /// One line for people: the message and where it happened.
+    pub fn detailed(&self) -> String {
+        format!("{} ({})", self.message, self.location())
     }
 }
 

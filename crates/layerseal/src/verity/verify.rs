@@ -64,32 +64,43 @@ pub fn verify(
     hash.read_exact_at(&mut sb_bytes, hash_offset)
         .map_err(|e| {
             VerifyError::Format(format!(
-                "cannot read the verity superblock at byte {hash_offset}: {e}"
+                "cannot read a dm-verity superblock at byte {hash_offset}: {e}"
             ))
         })?;
-    let sb = Superblock::decode(&sb_bytes)
-        .map_err(|e| VerifyError::Format(format!("at byte {hash_offset}: {e}")))?;
+    let sb = Superblock::decode(&sb_bytes).map_err(|e| {
+        VerifyError::Format(format!(
+            "no usable dm-verity superblock at byte {hash_offset} ({e}); \
+             if the tree is in a separate file, give it as the hash device"
+        ))
+    })?;
     let p: &Params = &sb.params;
     let dbs = u64::from(p.data_block_size);
     let dlen = p.algorithm.digest_len();
     let entry = p.entry_len();
 
-    // Recompute level 0 from the data.
+    // Recompute level 0 from the data, reading 1 MiB at a time.
     let mut level0 = vec![0u8; sb.data_blocks as usize * dlen];
-    let mut block = vec![0u8; dbs as usize];
-    for i in 0..sb.data_blocks {
-        data.read_exact_at(&mut block, data_offset + i * dbs)
+    let per_read = (1u64 << 20) / dbs;
+    let mut buf = vec![0u8; (per_read * dbs) as usize];
+    let mut i = 0u64;
+    while i < sb.data_blocks {
+        let n = per_read.min(sb.data_blocks - i);
+        let chunk = &mut buf[..(n * dbs) as usize];
+        data.read_exact_at(chunk, data_offset + i * dbs)
             .map_err(|e| {
                 VerifyError::Format(format!(
-                    "cannot read data block {i} at byte {}: {e}",
+                    "data ends before block {} of {} (byte {}): {e}",
+                    i,
+                    sb.data_blocks,
                     data_offset + i * dbs
                 ))
             })?;
-        p.algorithm.hash_into(
-            &p.salt,
-            &block,
-            &mut level0[i as usize * dlen..(i as usize + 1) * dlen],
-        );
+        for (k, block) in chunk.chunks_exact(dbs as usize).enumerate() {
+            let at = (i as usize + k) * dlen;
+            p.algorithm
+                .hash_into(&p.salt, block, &mut level0[at..at + dlen]);
+        }
+        i += n;
     }
     let tree = build_tree(p, &level0, sb.data_blocks);
 

@@ -1,0 +1,287 @@
+//! Both binaries, run as users run them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+fn data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../layerseal/tests/data")
+}
+
+/// Unpack a corpus fixture into `dir`, returning its path.
+fn fixture(dir: &Path, name: &str) -> PathBuf {
+    let packed = std::fs::read(data().join("corpus").join(format!("{name}.zst"))).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, zstd::decode_all(&packed[..]).unwrap()).unwrap();
+    path
+}
+
+fn expected() -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(data().join("dmverity-vhd-expected.json")).unwrap(),
+    )
+    .unwrap()
+}
+
+fn dmverity_vhd(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dmverity-vhd"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+fn layerseal(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_layerseal"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn hashlayer_prints_upstreams_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = expected();
+    for name in ["basic.tar", "whiteouts.tar", "unordered.tar"] {
+        fixture(dir.path(), name);
+        let e = &exp["layers"][name]["hashlayer"];
+        // Long flags with one dash, as Go's flag package allows.
+        let out = dmverity_vhd(&["hashlayer", "-input", name], dir.path());
+        assert_eq!(text(&out.stdout), e["stdout"].as_str().unwrap(), "{name}");
+        assert_eq!(
+            out.status.code(),
+            Some(e["exit_code"].as_i64().unwrap() as i32),
+            "{name}"
+        );
+        assert_eq!(
+            text(&out.stderr).trim_end(),
+            e["stderr"].as_str().unwrap(),
+            "{name}"
+        );
+    }
+    // zstd, which upstream cannot read, gives the plain result.
+    let plain = std::fs::read(dir.path().join("basic.tar")).unwrap();
+    std::fs::write(
+        dir.path().join("basic.tar.zst"),
+        zstd::encode_all(&plain[..], 3).unwrap(),
+    )
+    .unwrap();
+    let out = dmverity_vhd(&["hashlayer", "-t", "basic.tar.zst"], dir.path());
+    assert_eq!(
+        text(&out.stdout),
+        exp["layers"]["basic.tar"]["hashlayer"]["stdout"]
+            .as_str()
+            .unwrap()
+    );
+}
+
+#[test]
+fn confcom_argv_shape_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    // Global flags before the command, single-dash long forms.
+    let out = dmverity_vhd(
+        &[
+            "-v", "-b", "--vv", "-tarball", "x.tar", "-d", "roothash", "-i", "img:tag",
+        ],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "cannot use both docker and tarball for image source"
+    );
+    let out = dmverity_vhd(&["roothash"], dir.path());
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "must provide -i/--image flag (not required only when using --tarball)"
+    );
+    let out = dmverity_vhd(&["--version"], dir.path());
+    assert_eq!(out.status.code(), Some(1), "upstream rejects --version");
+}
+
+#[test]
+fn create_dir_writes_upstreams_file_names() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path(), "basic.tar");
+    let exp = expected();
+    let out = dmverity_vhd(
+        &["create", "-i", "basic.tar", "-o", "out", "-dir"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "Directory VHD created at out/basic.vhd\n"
+    );
+    let vhd = std::fs::read(dir.path().join("out/basic.vhd")).unwrap();
+    let e = &exp["layers"]["basic.tar"]["create_dir_vhd"];
+    assert_eq!(vhd.len() as u64, e["file_size"].as_u64().unwrap());
+    assert_eq!(
+        hex::encode(Sha256::digest(&vhd[..1_298_432])),
+        e["ext4_sha256"].as_str().unwrap()
+    );
+
+    let out = dmverity_vhd(
+        &[
+            "create",
+            "--input",
+            "basic.tar",
+            "--out-dir",
+            "hd",
+            "--dir",
+            "--hdv",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "hash device created at hd/basic.hash-dev.vhd\nDirectory VHD created at hd/basic.vhd\n"
+    );
+    assert_eq!(
+        std::fs::metadata(dir.path().join("hd/basic.vhd"))
+            .unwrap()
+            .len(),
+        1_298_944
+    );
+    assert_eq!(
+        std::fs::metadata(dir.path().join("hd/basic.hash-dev.vhd"))
+            .unwrap()
+            .len(),
+        20_992
+    );
+}
+
+#[test]
+fn tar2hashed_fails_loudly_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path(), "unordered.tar");
+    fixture(dir.path(), "basic.tar");
+    let out = dmverity_vhd(
+        &[
+            "tar2hashed",
+            "-i",
+            "unordered.tar",
+            "-o",
+            "u.img",
+            "-t",
+            "ext4",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "upstream exits 0 here; we do not"
+    );
+    assert!(!dir.path().join("u.img").exists());
+    let out = dmverity_vhd(
+        &["tar2hashed", "-i", "basic.tar", "-o", "b.img", "-t", "cim"],
+        dir.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("Windows"));
+    let out = dmverity_vhd(
+        &["tar2hashed", "-i", "basic.tar", "-o", "b.img", "-t", "ext4"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let img = std::fs::read(dir.path().join("b.img")).unwrap();
+    let e = &expected()["layers"]["basic.tar"]["tar2hashed_ext4"];
+    assert_eq!(img.len() as u64, e["file_size"].as_u64().unwrap());
+    let out = dmverity_vhd(
+        &["tar2hashed", "-i", "basic.tar", "-o", "b.img"],
+        dir.path(),
+    );
+    assert_eq!(text(&out.stderr).trim(), "Required flag \"type\" not set");
+}
+
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("junk.tar"), b"certainly not a tar file").unwrap();
+    let out = dmverity_vhd(&["hashlayer", "-t", "junk.tar"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr).trim(), "input file is not a tar archive");
+    let out = dmverity_vhd(&["hashlayer", "-t", "missing.tar"], dir.path());
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "open missing.tar: no such file or directory"
+    );
+    let out = dmverity_vhd(
+        &["hashlayer", "-t", "junk.tar", "--platform", "plan9/amd64"],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "upstream exits 0 with an empty line here"
+    );
+    // A truncated tar: cut basic.tar in the middle of a file's data.
+    let basic = fixture(dir.path(), "basic.tar");
+    let bytes = std::fs::read(&basic).unwrap();
+    std::fs::write(dir.path().join("cut.tar"), &bytes[..200_000]).unwrap();
+    let out = layerseal(&["layer", "cut.tar", "-o", "cut.img"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cut.tar") && err.contains("unexpected EOF") && err.contains("tar offset"),
+        "{err}"
+    );
+    assert!(!dir.path().join("cut.img").exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn native_layer_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    fixture(dir.path(), "xattrs.tar");
+    let root = expected()["layers"]["xattrs.tar"]["create_dir_vhd"]["root_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = layerseal(&["layer", "xattrs.tar"], dir.path());
+    assert_eq!(text(&out.stdout).trim(), root);
+    let out = layerseal(
+        &["layer", "xattrs.tar", "-o", "x.vhd", "--vhd", "--json"],
+        dir.path(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["root_hash"], root.as_str());
+    let out = layerseal(&["verify", "x.vhd", "--root-hash", &root], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Flip one byte of file data: exit 3 naming the block.
+    let mut img = std::fs::read(dir.path().join("x.vhd")).unwrap();
+    img[9 * 4096 + 1] ^= 1;
+    std::fs::write(dir.path().join("bad.vhd"), &img).unwrap();
+    let out = layerseal(&["verify", "bad.vhd", "--root-hash", &root], dir.path());
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("data block 9"),
+        "{}",
+        text(&out.stderr)
+    );
+    // 16 GiB layout gives tar2hashed's root.
+    let out = layerseal(
+        &["layer", "xattrs.tar", "--max-disk-size", "16GiB"],
+        dir.path(),
+    );
+    let want = expected()["layers"]["xattrs.tar"]["tar2hashed_ext4"]["root_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(text(&out.stdout).trim(), want);
+    let out = layerseal(&["layer"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+}
