@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Everything: formatting and lints, all tests with the independent checkers
+# required (e2fsck, veritysetup, qemu-img), the large corpus layers, and the
+# kernel check in a VM (two bounded boots).
+#
+# On a fresh Debian 12 machine as root this installs what it needs first.
+# Set LAYERSEAL_SKIP_VM=1 to leave out the VM boots.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "install test dependencies"
+scripts/install-test-deps.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo build --release"
+cargo build --release --workspace
+
+step "cargo test (oracles required, big corpus layers on)"
+LAYERSEAL_REQUIRE_ORACLES=1 LAYERSEAL_BIG_TESTS=1 cargo test --workspace
+
+if [ "${LAYERSEAL_SKIP_VM:-0}" = 1 ]; then
+    echo "SKIPPED: kernel VM check (LAYERSEAL_SKIP_VM=1)"
+else
+    step "kernel: dm-verity mount of a layerseal VHD in a VM"
+    scripts/kernel-test.sh target/release/layerseal
+fi
+step "all checks passed"
