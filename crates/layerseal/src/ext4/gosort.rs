@@ -233,13 +233,13 @@ impl<T, F: Fn(&T, &T) -> bool> Sorter<'_, T, F> {
             let idx = a + (length / 4) * 2 - 1;
             for i in 0..3 {
                 random ^= random << 13;
-                random ^= random >> 7;
-                random ^= random << 17;
+                random ^= random >> 17;
+                random ^= random << 5;
                 let mut other = (random as usize) & (modulus - 1);
                 if other >= length {
                     other -= length;
                 }
-                self.v.swap(idx - 1 + i, a + other);
+                self.v.swap(idx + i, a + other);
             }
         }
     }
@@ -320,6 +320,40 @@ mod tests {
             before.sort();
             after.sort();
             prop_assert_eq!(before, after);
+        }
+    }
+}
+
+#[cfg(test)]
+mod go_vectors {
+    use super::sort_slice;
+
+    /// 300 random inputs sorted by Go's own `sort.Slice` with compactext4's
+    /// non-transitive predicate (tests/data/go-sort-slice.json).
+    #[test]
+    fn matches_go_sort_slice() {
+        let text = include_str!("../../tests/data/go-sort-slice.json");
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let cases = v["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 300);
+        let parse = |a: &serde_json::Value| -> Vec<(u8, String)> {
+            a.as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    (
+                        e["i"].as_u64().unwrap() as u8,
+                        e["n"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect()
+        };
+        for (k, c) in cases.iter().enumerate() {
+            let mut v = parse(&c["in"]);
+            sort_slice(&mut v, |a, b| {
+                a.0 < b.0 || a.1.len() < b.1.len() || a.1 < b.1
+            });
+            assert_eq!(v, parse(&c["out"]), "case {k}");
         }
     }
 }
