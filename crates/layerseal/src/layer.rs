@@ -68,6 +68,8 @@ pub enum LayerError {
     Output { path: PathBuf, source: io::Error },
     #[error("{0}")]
     Input(io::Error),
+    #[error("compressed layer stream is corrupt: {0} (found after the end of the tar archive)")]
+    Trailing(io::Error),
 }
 
 fn out_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> LayerError + '_ {
@@ -158,7 +160,11 @@ pub fn convert_layer<R: Read + Send>(
     };
     let sink =
         HashingSink::new(params.clone(), sink_file, opts.threads).map_err(LayerError::Input)?;
-    let (sink, summary) = ext4::convert(tar, sink, opts.max_disk_size)?;
+    let (sink, summary) = ext4::convert(&mut tar, sink, opts.max_disk_size)?;
+    // Read to the end of the stream: it checks the gzip/zstd checksums
+    // (a corrupt byte may otherwise decode to plausible tar data) and is
+    // what a diff_id covers.
+    io::copy(&mut tar, &mut io::sink()).map_err(LayerError::Trailing)?;
     let level0 = sink.finish().map_err(|e| match &image {
         Some(f) => LayerError::Output {
             path: f.target().to_path_buf(),

@@ -46,3 +46,40 @@ pub fn layer(name: &str) -> Vec<u8> {
 pub fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
+
+/// A USTAR header with any name (up to 100 bytes), type, link and size
+/// field, for hand-made bad inputs. `data` follows, padded.
+pub fn raw_entry(name: &[u8], typeflag: u8, linkname: &[u8], size: u64, data: &[u8]) -> Vec<u8> {
+    let mut b = [0u8; 512];
+    b[..name.len()].copy_from_slice(name);
+    b[100..108].copy_from_slice(b"0000644\0");
+    b[108..116].copy_from_slice(b"0000000\0");
+    b[116..124].copy_from_slice(b"0000000\0");
+    let size_field = format!("{size:011o}\0");
+    if size_field.len() == 12 {
+        b[124..136].copy_from_slice(size_field.as_bytes());
+    } else {
+        // Too large for octal: base-256.
+        b[124] = 0x80;
+        b[128..136].copy_from_slice(&size.to_be_bytes());
+    }
+    b[136..148].copy_from_slice(b"14524770400\0");
+    b[148..156].fill(b' ');
+    b[156] = typeflag;
+    b[157..157 + linkname.len()].copy_from_slice(linkname);
+    b[257..263].copy_from_slice(b"ustar\0");
+    b[263..265].copy_from_slice(b"00");
+    let sum: u32 = b.iter().map(|&c| u32::from(c)).sum();
+    b[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    let mut out = b.to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
+/// Entries followed by the end-of-archive marker.
+pub fn archive(entries: &[Vec<u8>]) -> Vec<u8> {
+    let mut out: Vec<u8> = entries.concat();
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
