@@ -132,7 +132,7 @@ pub fn convert_layer<R: Read + Send>(
     if !looks_like_tar(&head) {
         return Err(LayerError::NotTar);
     }
-    let tar = io::BufReader::with_capacity(
+    let mut tar = io::BufReader::with_capacity(
         1 << 20,
         Peeked {
             head,
