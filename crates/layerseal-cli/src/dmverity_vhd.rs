@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use layerseal::ext4::{LAYOUT_128G, LAYOUT_16G};
 use layerseal::layer::{convert_layer, LayerError, LayerOptions, Outputs};
+use layerseal::pipeline::{convert_image, sanitise, ImageOptions, OutputPlan};
+use layerseal::source::{open_image, ImageRef, Platform};
 
 use crate::goflag::{self, flag, value, Spec};
 
@@ -149,7 +151,7 @@ fn dispatch(args: &[String], out: &mut dyn Write) -> Result<(), Failure> {
         "hashlayer" => hashlayer(&p, &globals, out),
         "tar2hashed" => tar2hashed(&p, &globals),
         "create" => create(&g, &p, &globals, out),
-        _ => roothash(&g, &p),
+        _ => roothash(&g, &p, out),
     }
 }
 
@@ -238,18 +240,25 @@ fn tar2hashed(p: &goflag::Parsed, g: &Globals) -> Result<(), Failure> {
     Ok(())
 }
 
-/// upstream's `sanitiseVHDFilename`: `/` → `_`, one trailing `.tar` cut.
-pub fn sanitise(name: &str) -> String {
-    let s = name.replace('/', "_");
-    s.strip_suffix(".tar").map(str::to_string).unwrap_or(s)
-}
-
 fn create(
     g: &goflag::Parsed,
     p: &goflag::Parsed,
     gl: &Globals,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
+    if !p.bool("data-vhd") {
+        // Image mode: -i is optional with --tarball.
+        goflag::require(p, &["out-dir"]).map_err(fail)?;
+        let out_dir = Path::new(p.string("out-dir").expect("required"));
+        std::fs::create_dir_all(out_dir).map_err(|e| {
+            fail(format!(
+                "failed to create output directory {}: {}",
+                out_dir.display(),
+                io_text(&e)
+            ))
+        })?;
+        return create_image(g, p, out_dir, out);
+    }
     goflag::require(p, &["input", "out-dir"]).map_err(fail)?;
     let input = p.string("input").expect("required");
     let out_dir = Path::new(p.string("out-dir").expect("required"));
@@ -260,9 +269,6 @@ fn create(
             io_text(&e)
         ))
     })?;
-    if !p.bool("data-vhd") {
-        return image_sources_unavailable(g);
-    }
     let reader = File::open(input).map_err(|e| {
         fail(format!(
             "failed to get tar file reader from tarball {input}: open {input}: {}",
@@ -297,29 +303,88 @@ fn create(
     Ok(())
 }
 
-fn roothash(g: &goflag::Parsed, p: &goflag::Parsed) -> Result<(), Failure> {
+/// The image the global and command flags name.
+fn image_source(g: &goflag::Parsed, p: &goflag::Parsed) -> Result<(ImageRef, Platform), Failure> {
     if g.bool("docker") && g.string("tarball").is_some() {
         return Err(fail("cannot use both docker and tarball for image source"));
     }
-    if g.string("tarball").is_none() && p.string("input").is_none() {
+    let input = p.string("input");
+    if g.string("tarball").is_none() && input.is_none() {
         return Err(fail(
             "must provide -i/--image flag (not required only when using --tarball)",
         ));
     }
-    check_platform(p.string("platform").unwrap_or("linux/amd64"))?;
-    image_sources_unavailable(g)
+    let platform_text = p.string("platform").unwrap_or("linux/amd64");
+    check_platform(platform_text)?;
+    let platform = Platform::parse(platform_text).map_err(fail)?;
+    let r = if let Some(t) = g.string("tarball") {
+        ImageRef::Archive(PathBuf::from(t), input.map(str::to_string))
+    } else if g.bool("docker") {
+        ImageRef::DockerDaemon(input.expect("checked").to_string())
+    } else {
+        ImageRef::Registry(input.expect("checked").to_string())
+    };
+    Ok((r, platform))
 }
 
-fn image_sources_unavailable(_g: &goflag::Parsed) -> Result<(), Failure> {
-    Err(fail(
-        "image sources (registry, --docker, --tarball) are not implemented in this build yet; \
-         convert single layers with `hashlayer` or `create --dir`",
-    ))
+fn cache_dir() -> Option<PathBuf> {
+    if std::env::var_os("LAYERSEAL_NO_CACHE").is_some() {
+        return None;
+    }
+    crate::native::default_cache_dir()
+}
+
+fn roothash(g: &goflag::Parsed, p: &goflag::Parsed, out: &mut dyn Write) -> Result<(), Failure> {
+    let (r, platform) = image_source(g, p)?;
+    let image = open_image(&r, &platform).map_err(|e| fail(e.to_string()))?;
+    let opts = ImageOptions {
+        cache: cache_dir(),
+        ..ImageOptions::default()
+    };
+    let layers = convert_image(&image, &opts).map_err(|e| fail(e.to_string()))?;
+    // Go's json.MarshalIndent with two spaces; no layers is `null`.
+    let hashes: Vec<String> = layers.into_iter().map(|l| l.root_hash).collect();
+    let doc = if hashes.is_empty() {
+        serde_json::json!({ "layers": null })
+    } else {
+        serde_json::json!({ "layers": hashes })
+    };
+    let _ = writeln!(out, "{}", serde_json::to_string_pretty(&doc).expect("json"));
+    Ok(())
+}
+
+fn create_image(
+    g: &goflag::Parsed,
+    p: &goflag::Parsed,
+    out_dir: &Path,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let (r, platform) = image_source(g, p)?;
+    let image = open_image(&r, &platform).map_err(|e| fail(e.to_string()))?;
+    let plan = OutputPlan {
+        dir: out_dir.to_path_buf(),
+        hash_device: p.bool("hash-dev-vhd"),
+        vhd: true,
+    };
+    let opts = ImageOptions {
+        outputs: Some(plan),
+        ..ImageOptions::default()
+    };
+    let layers = convert_image(&image, &opts).map_err(|e| fail(e.to_string()))?;
+    for l in layers {
+        if let Some(h) = &l.hash_device {
+            let _ = writeln!(out, "hash device created at {}", h.display());
+        }
+        if let Some(d) = &l.image {
+            let _ = writeln!(out, "Layer VHD created at {}", d.display());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use layerseal::pipeline::sanitise;
 
     #[test]
     fn sanitising_names() {

@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use layerseal::check::{check_image, CheckError};
 use layerseal::ext4::LAYOUT_128G;
 use layerseal::layer::{convert_layer, LayerError, LayerOptions, Outputs};
+use layerseal::pipeline::{convert_image, ImageOptions, LayerResult, OutputPlan};
+use layerseal::source::{open_image, Image, ImageRef, Platform};
 use serde_json::json;
+use std::sync::Arc;
 
 /// Exit codes scripts can rely on.
 pub mod exit {
@@ -76,6 +79,45 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Root hashes of every layer of an image, in manifest order.
+    ///
+    /// IMAGE: docker://REF (not yet), oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    /// docker-archive:FILE[:REF], docker-daemon:REF (not yet), or a path to a
+    /// layout directory or archive.
+    Roothash {
+        image: String,
+        #[command(flatten)]
+        common: ImageArgs,
+        /// Print JSON (layers with digest, diff_id and root hash).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write one image file per layer: OUT/<diff_id hex>.vhd (as dmverity-vhd create).
+    Create {
+        image: String,
+        /// Output directory (created if missing).
+        #[arg(short, long)]
+        out_dir: PathBuf,
+        /// Put each hash tree in its own OUT/<blob path>.hash-dev.vhd.
+        #[arg(long)]
+        hash_dev: bool,
+        /// Write raw images (.img) instead of VHDs.
+        #[arg(long)]
+        raw: bool,
+        #[command(flatten)]
+        common: ImageArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an image's platform, config and layers (digests, sizes, diff_ids).
+    Inspect {
+        image: String,
+        /// Platform to select from a multi-platform index.
+        #[arg(long, default_value = "linux/amd64")]
+        platform: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Check an image against a root hash, in userspace; names the first corrupt block.
     ///
     /// FILE may be a raw image with the tree appended, a VHD, or (with --hash-dev)
@@ -96,6 +138,104 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct ImageArgs {
+    /// Platform to select from a multi-platform index (os/arch[/variant]).
+    #[arg(long, default_value = "linux/amd64")]
+    platform: String,
+    /// Metadata reservation (changes root hashes; see `layer --help`).
+    #[arg(long, default_value = "128GiB", value_parser = parse_size)]
+    max_disk_size: u64,
+    /// Layers converted at once (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
+    /// Do not read or write the root-hash cache (keyed by diff_id).
+    #[arg(long)]
+    no_cache: bool,
+}
+
+/// `$XDG_CACHE_HOME/layerseal` or `~/.cache/layerseal`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME").filter(|x| !x.is_empty()) {
+        return Some(PathBuf::from(x).join("layerseal"));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".cache/layerseal"))
+}
+
+fn open(image: &str, platform: &str) -> Result<Image, String> {
+    let platform = Platform::parse(platform)?;
+    let r = ImageRef::parse(image).map_err(|e| e.to_string())?;
+    open_image(&r, &platform).map_err(|e| e.to_string())
+}
+
+/// Called with (layer index, compressed bytes read).
+type ProgressFn = Arc<dyn Fn(usize, u64) + Send + Sync>;
+
+/// Per-layer progress bars on stderr when it is a terminal.
+fn layer_progress(image: &Image) -> (Option<ProgressFn>, Option<indicatif::MultiProgress>) {
+    if !std::io::stderr().is_terminal() {
+        return (None, None);
+    }
+    let multi = indicatif::MultiProgress::new();
+    let style = indicatif::ProgressStyle::with_template(
+        "layer {prefix:>2} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+    .progress_chars("=> ");
+    let bars: Vec<indicatif::ProgressBar> = image
+        .layers
+        .iter()
+        .map(|l| {
+            let b = multi.add(indicatif::ProgressBar::new(l.size.unwrap_or(0)));
+            b.set_style(style.clone());
+            b.set_prefix(l.index.to_string());
+            b
+        })
+        .collect();
+    let f: ProgressFn = Arc::new(move |i, n| {
+        if let Some(b) = bars.get(i) {
+            if b.length() == Some(0) {
+                b.set_length(n);
+            }
+            b.set_position(n);
+        }
+    });
+    (Some(f), Some(multi))
+}
+
+fn image_options(image: &Image, c: &ImageArgs) -> (ImageOptions, Option<indicatif::MultiProgress>) {
+    let (progress, multi) = layer_progress(image);
+    let opts = ImageOptions {
+        max_disk_size: c.max_disk_size,
+        outputs: None,
+        jobs: c.jobs,
+        cache: if c.no_cache {
+            None
+        } else {
+            default_cache_dir()
+        },
+        progress,
+    };
+    (opts, multi)
+}
+
+fn layers_json(layers: &[LayerResult]) -> serde_json::Value {
+    json!(layers
+        .iter()
+        .map(|l| json!({
+            "index": l.index,
+            "digest": l.digest.as_ref().map(ToString::to_string),
+            "diff_id": l.diff_id.to_string(),
+            "root_hash": l.root_hash,
+            "image": l.image,
+            "hash_device": l.hash_device,
+            "cached": l.cached,
+        }))
+        .collect::<Vec<_>>())
 }
 
 /// Sizes like `16GiB`, `128G`, `4096`.
@@ -215,6 +355,114 @@ fn run(cli: Cli) -> Result<i32, String> {
                 println!("{}", serde_json::to_string_pretty(&v).expect("json"));
             } else {
                 println!("{}", r.root_hash);
+            }
+            Ok(exit::OK)
+        }
+        Command::Roothash {
+            image,
+            common,
+            json,
+        } => {
+            let img = open(&image, &common.platform)?;
+            let (opts, multi) = image_options(&img, &common);
+            let result = convert_image(&img, &opts);
+            if let Some(m) = multi {
+                let _ = m.clear();
+            }
+            let layers = result.map_err(|e| format!("{image}: {e}"))?;
+            if json {
+                let v = json!({"image": image, "platform": img.platform.as_ref().map(ToString::to_string),
+                    "manifest_digest": img.manifest_digest.as_ref().map(ToString::to_string), "layers": layers_json(&layers)});
+                println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            } else {
+                for l in &layers {
+                    println!("{}", l.root_hash);
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::Create {
+            image,
+            out_dir,
+            hash_dev,
+            raw,
+            common,
+            json,
+        } => {
+            let img = open(&image, &common.platform)?;
+            std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+            let (mut opts, multi) = image_options(&img, &common);
+            opts.outputs = Some(OutputPlan {
+                dir: out_dir.clone(),
+                hash_device: hash_dev,
+                vhd: !raw,
+            });
+            let result = convert_image(&img, &opts);
+            if let Some(m) = multi {
+                let _ = m.clear();
+            }
+            let layers = result.map_err(|e| format!("{image}: {e}"))?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({"image": image, "layers": layers_json(&layers)})
+                    )
+                    .expect("json")
+                );
+            } else {
+                for l in &layers {
+                    if let Some(p) = &l.image {
+                        println!("{}  {}", l.root_hash, p.display());
+                    }
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::Inspect {
+            image,
+            platform,
+            json,
+        } => {
+            let img = open(&image, &platform)?;
+            let layers: Vec<serde_json::Value> = img
+                .layers
+                .iter()
+                .map(|l| json!({"index": l.index, "path": l.path, "digest": l.digest.as_ref().map(ToString::to_string),
+                    "size": l.size, "media_type": l.media_type, "diff_id": l.diff_id.to_string()}))
+                .collect();
+            if json {
+                let v = json!({
+                    "image": image,
+                    "platform": img.platform.as_ref().map(ToString::to_string),
+                    "manifest_digest": img.manifest_digest.as_ref().map(ToString::to_string),
+                    "config_digest": img.config_digest.as_ref().map(ToString::to_string),
+                    "config": img.config,
+                    "layers": layers,
+                });
+                println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            } else {
+                println!("image     {image}");
+                if let Some(p) = &img.platform {
+                    println!("platform  {p}");
+                }
+                if let Some(d) = &img.manifest_digest {
+                    println!("manifest  {d}");
+                }
+                if let Some(d) = &img.config_digest {
+                    println!("config    {d}");
+                }
+                for l in &img.layers {
+                    let size = l.size.map_or_else(|| "?".to_string(), |s| s.to_string());
+                    let digest = l
+                        .digest
+                        .as_ref()
+                        .map_or_else(|| l.path.clone(), ToString::to_string);
+                    println!(
+                        "layer {:>2}  {digest}  {size} bytes  diff_id {}",
+                        l.index, l.diff_id
+                    );
+                }
             }
             Ok(exit::OK)
         }

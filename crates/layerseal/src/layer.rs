@@ -68,6 +68,8 @@ pub enum LayerError {
     Output { path: PathBuf, source: io::Error },
     #[error("{0}")]
     Input(io::Error),
+    #[error("{0}")]
+    Verification(String),
     #[error("compressed layer stream is corrupt: {0} (found after the end of the tar archive)")]
     Trailing(io::Error),
 }
@@ -117,7 +119,25 @@ pub fn convert_layer<R: Read + Send>(
     input: R,
     opts: &LayerOptions,
 ) -> Result<LayerReport, LayerError> {
-    let (compression, mut stream) = compress::open(input).map_err(LayerError::Input)?;
+    let (compression, stream) = compress::open(input).map_err(LayerError::Input)?;
+    let mut report = convert_tar(stream, opts)?;
+    report.compression = compression;
+    Ok(report)
+}
+
+/// Convert an already decompressed tar stream. The stream is read to its
+/// end (what a diff_id covers), so a caller hashing it sees every byte.
+pub fn convert_tar<R: Read>(stream: R, opts: &LayerOptions) -> Result<LayerReport, LayerError> {
+    convert_tar_checked(stream, opts, &|| Ok(()))
+}
+
+/// [`convert_tar`], calling `check` after the stream was read to its end
+/// and before any output is moved into place (digest checks go there).
+pub fn convert_tar_checked<R: Read>(
+    mut stream: R,
+    opts: &LayerOptions,
+    check: &dyn Fn() -> Result<(), String>,
+) -> Result<LayerReport, LayerError> {
     let mut head = vec![0u8; 512];
     let mut n = 0;
     while n < head.len() {
@@ -140,6 +160,7 @@ pub fn convert_layer<R: Read + Send>(
             rest: stream,
         },
     );
+    let compression = Compression::None;
 
     let outs = &opts.outputs;
     let image = outs
@@ -165,6 +186,7 @@ pub fn convert_layer<R: Read + Send>(
     // (a corrupt byte may otherwise decode to plausible tar data) and is
     // what a diff_id covers.
     io::copy(&mut tar, &mut io::sink()).map_err(LayerError::Trailing)?;
+    check().map_err(LayerError::Verification)?;
     let level0 = sink.finish().map_err(|e| match &image {
         Some(f) => LayerError::Output {
             path: f.target().to_path_buf(),

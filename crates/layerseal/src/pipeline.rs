@@ -1,0 +1,291 @@
+//! Whole images: every layer converted, several at once, results in
+//! manifest order. Each layer is one pass: blob (digest checked as it
+//! streams) → decompress → tar (diff_id checked) → ext4 → dm-verity.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::compress::{self, Compression};
+use crate::layer::{convert_tar_checked, LayerError, LayerOptions, Outputs};
+use crate::source::digest::{Measured, Measurement};
+use crate::source::{Digest, Image, Layer};
+
+/// Where to write each layer's files; None for root hashes only.
+#[derive(Debug, Clone)]
+pub struct OutputPlan {
+    pub dir: PathBuf,
+    /// Separate hash-device VHDs (`--hash-dev-vhd`).
+    pub hash_device: bool,
+    pub vhd: bool,
+}
+
+#[derive(Clone)]
+pub struct ImageOptions {
+    pub max_disk_size: u64,
+    pub outputs: Option<OutputPlan>,
+    /// Layers converted at once (0 = one per core, at most the layer count).
+    pub jobs: usize,
+    /// Reuse root hashes computed before (hash-only runs), keyed by diff_id.
+    pub cache: Option<PathBuf>,
+    /// Called with (layer index, compressed bytes read so far).
+    pub progress: Option<Arc<dyn Fn(usize, u64) + Send + Sync>>,
+}
+
+impl Default for ImageOptions {
+    fn default() -> Self {
+        ImageOptions {
+            max_disk_size: crate::ext4::LAYOUT_128G,
+            outputs: None,
+            jobs: 0,
+            cache: None,
+            progress: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerResult {
+    pub index: usize,
+    pub diff_id: Digest,
+    pub digest: Option<Digest>,
+    pub root_hash: String,
+    pub compression: Option<Compression>,
+    pub image: Option<PathBuf>,
+    pub hash_device: Option<PathBuf>,
+    pub cached: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("layer {index} ({what}): {message}")]
+pub struct ImageError {
+    pub index: usize,
+    pub what: String,
+    pub message: String,
+}
+
+/// upstream's file-name sanitising: `/` → `_`, one trailing `.tar` cut.
+pub fn sanitise(name: &str) -> String {
+    let s = name.replace('/', "_");
+    s.strip_suffix(".tar").map(str::to_string).unwrap_or(s)
+}
+
+/// File names dmverity-vhd uses: `<diffid hex>.vhd`, and for the hash
+/// device the sanitised blob path (`blobs_sha256_<hex>.hash-dev.vhd`).
+pub fn output_paths(plan: &OutputPlan, layer: &Layer) -> (PathBuf, Option<PathBuf>) {
+    let ext = if plan.vhd { "vhd" } else { "img" };
+    let data = plan.dir.join(format!("{}.{ext}", layer.diff_id.hex));
+    let hash = plan.hash_device.then(|| {
+        plan.dir
+            .join(format!("{}.hash-dev.{ext}", sanitise(&layer.path)))
+    });
+    (data, hash)
+}
+
+fn cache_key(dir: &Path, max_disk_size: u64, diff_id: &Digest) -> PathBuf {
+    dir.join(format!("ext4-{}G", max_disk_size >> 30))
+        .join(format!("{}-{}.roothash", diff_id.algorithm, diff_id.hex))
+}
+
+fn cache_get(dir: &Path, max: u64, diff_id: &Digest) -> Option<String> {
+    let s = std::fs::read_to_string(cache_key(dir, max, diff_id)).ok()?;
+    let s = s.trim();
+    (s.len() == 64 && s.bytes().all(|c| c.is_ascii_hexdigit())).then(|| s.to_string())
+}
+
+fn cache_put(dir: &Path, max: u64, diff_id: &Digest, root: &str) {
+    let path = cache_key(dir, max, diff_id);
+    if let Some(parent) = path.parent() {
+        if std::fs::create_dir_all(parent).is_ok() {
+            if let Ok(f) = crate::atomic::AtomicFile::create(&path) {
+                use std::io::Write;
+                if f.file().write_all(format!("{root}\n").as_bytes()).is_ok() {
+                    let _ = f.commit();
+                }
+            }
+        }
+    }
+}
+
+/// Counts bytes for the progress callback.
+struct Progress<R> {
+    inner: R,
+    index: usize,
+    done: u64,
+    f: Arc<dyn Fn(usize, u64) + Send + Sync>,
+}
+
+impl<R: std::io::Read> std::io::Read for Progress<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.done += n as u64;
+        (self.f)(self.index, self.done);
+        Ok(n)
+    }
+}
+
+fn convert_one(
+    image: &Image,
+    layer: &Layer,
+    opts: &ImageOptions,
+    threads: usize,
+) -> Result<LayerResult, ImageError> {
+    let what = layer
+        .digest
+        .as_ref()
+        .map_or_else(|| layer.path.clone(), ToString::to_string);
+    let fail = |message: String| ImageError {
+        index: layer.index,
+        what: what.clone(),
+        message,
+    };
+    if opts.outputs.is_none() {
+        if let Some(dir) = &opts.cache {
+            if let Some(root) = cache_get(dir, opts.max_disk_size, &layer.diff_id) {
+                return Ok(LayerResult {
+                    index: layer.index,
+                    diff_id: layer.diff_id.clone(),
+                    digest: layer.digest.clone(),
+                    root_hash: root,
+                    compression: None,
+                    image: None,
+                    hash_device: None,
+                    cached: true,
+                });
+            }
+        }
+    }
+    let (blob, stored_size) = image
+        .store
+        .open(&layer.path)
+        .map_err(|e| fail(e.to_string()))?;
+    if let Some(size) = layer.size {
+        if size != stored_size {
+            return Err(fail(format!(
+                "blob is {stored_size} bytes but its descriptor says {size}"
+            )));
+        }
+    }
+    let blob: Box<dyn std::io::Read + Send> = match &opts.progress {
+        Some(f) => Box::new(Progress {
+            inner: blob,
+            index: layer.index,
+            done: 0,
+            f: f.clone(),
+        }),
+        None => blob,
+    };
+    let (blob, blob_m): (_, Measurement) = Measured::new(blob);
+    let (compression, decoded) = compress::open(blob).map_err(|e| fail(e.to_string()))?;
+    let (decoded, diff_m) = Measured::new(decoded);
+    let (data, hash) = match &opts.outputs {
+        Some(plan) => {
+            let (d, h) = output_paths(plan, layer);
+            (Some(d), h)
+        }
+        None => (None, None),
+    };
+    let lopts = LayerOptions {
+        max_disk_size: opts.max_disk_size,
+        outputs: Outputs {
+            image: data.clone(),
+            hash_device: hash.clone(),
+            vhd: opts.outputs.as_ref().is_some_and(|p| p.vhd),
+        },
+        threads,
+    };
+    let check = || -> Result<(), String> {
+        if let Some(d) = &layer.digest {
+            if blob_m.bytes() != stored_size {
+                return Err(format!(
+                    "blob not read to its end ({} of {stored_size} bytes)",
+                    blob_m.bytes()
+                ));
+            }
+            let got = blob_m.digest();
+            if d.algorithm == "sha256" && &got != d {
+                return Err(format!("blob digest mismatch: expected {d}, got {got}"));
+            }
+        }
+        let got = diff_m.digest();
+        if got != layer.diff_id {
+            return Err(format!(
+                "diff_id mismatch: the config says {}, the uncompressed layer is {got}",
+                layer.diff_id
+            ));
+        }
+        Ok(())
+    };
+    let report = convert_tar_checked(decoded, &lopts, &check).map_err(|e| {
+        fail(match e {
+            LayerError::Convert(c) => format!("failed to convert tar to ext4: {}", c.detailed()),
+            other => other.to_string(),
+        })
+    })?;
+    if opts.outputs.is_none() {
+        if let Some(dir) = &opts.cache {
+            cache_put(dir, opts.max_disk_size, &layer.diff_id, &report.root_hash);
+        }
+    }
+    Ok(LayerResult {
+        index: layer.index,
+        diff_id: layer.diff_id.clone(),
+        digest: layer.digest.clone(),
+        root_hash: report.root_hash,
+        compression: Some(compression),
+        image: data,
+        hash_device: hash,
+        cached: false,
+    })
+}
+
+/// Convert every layer; on the first failure, stop and remove what this
+/// run already wrote.
+pub fn convert_image(image: &Image, opts: &ImageOptions) -> Result<Vec<LayerResult>, ImageError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n = image.layers.len();
+    let jobs = if opts.jobs == 0 { cores } else { opts.jobs }.clamp(1, n.max(1));
+    let threads = (cores / jobs).max(1);
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let results: Mutex<Vec<Option<Result<LayerResult, ImageError>>>> =
+        Mutex::new((0..n).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    return;
+                }
+                let r = convert_one(image, &image.layers[i], opts, threads);
+                if r.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+                results.lock().expect("results")[i] = Some(r);
+            });
+        }
+    });
+    let results = results.into_inner().expect("results");
+    let mut done = Vec::new();
+    let mut first_error = None;
+    for r in results.into_iter().flatten() {
+        match r {
+            Ok(l) => done.push(l),
+            Err(e) if first_error.is_none() => first_error = Some(e),
+            Err(_) => {}
+        }
+    }
+    if let Some(e) = first_error {
+        for l in &done {
+            for p in [&l.image, &l.hash_device].into_iter().flatten() {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        return Err(e);
+    }
+    done.sort_by_key(|l| l.index);
+    Ok(done)
+}

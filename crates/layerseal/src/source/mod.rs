@@ -1,0 +1,19 @@
+//! Where images come from: OCI layout directories, oci-archive and
+//! docker-archive tarballs (and, later, registries and the Docker daemon).
+//! Every source resolves to an [`Image`]: layers in manifest order with
+//! their blob digests and diff_ids, verified while they stream.
+
+pub mod digest;
+pub mod docker_archive;
+mod error;
+pub mod image;
+pub mod oci;
+pub mod platform;
+pub mod reference;
+pub mod store;
+
+pub use digest::Digest;
+pub use error::SourceError;
+pub use image::{Image, Layer};
+pub use platform::Platform;
+pub use reference::{open_image, ImageRef};

@@ -1,0 +1,215 @@
+//! OCI image layouts (directory or archive): index.json → (nested) index
+//! → manifest → config, with tag and platform selection.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::digest::Digest;
+use super::error::{malformed, SourceError};
+use super::image::{config_platform, diff_ids, Image, Layer};
+use super::platform::Platform;
+use super::store::Store;
+
+pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+const MAX_NESTING: usize = 4;
+
+pub fn blob_path(d: &Digest) -> String {
+    format!("blobs/{}/{}", d.algorithm, d.hex)
+}
+
+fn is_index(v: &Value) -> bool {
+    v.get("manifests").is_some()
+        || v["mediaType"]
+            .as_str()
+            .is_some_and(|m| m.contains("index") || m.contains("manifest.list"))
+}
+
+fn descriptor_digest(d: &Value, what: &str) -> Result<Digest, SourceError> {
+    let s = d["digest"]
+        .as_str()
+        .ok_or_else(|| malformed(what, "descriptor without digest"))?;
+    Digest::parse(s).map_err(|e| malformed(what, e))
+}
+
+fn descriptor_platform(d: &Value) -> Option<Platform> {
+    let p = &d["platform"];
+    Some(Platform::new(
+        p["os"].as_str()?,
+        p["architecture"].as_str()?,
+        p["variant"].as_str(),
+    ))
+}
+
+/// Read a blob the descriptor points at, checking its digest.
+fn read_blob_json(store: &dyn Store, d: &Digest, what: &str) -> Result<Value, SourceError> {
+    let path = blob_path(d);
+    let (mut r, _) = store.open(&path)?;
+    let mut buf = Vec::new();
+    std::io::Read::read_to_end(&mut (&mut r).take(super::store::MAX_JSON), &mut buf).map_err(
+        |e| SourceError::Io {
+            path: path.clone().into(),
+            source: e,
+        },
+    )?;
+    let got = Digest::sha256_of(&buf);
+    if d.algorithm == "sha256" && &got != d {
+        return Err(malformed(
+            what,
+            format!("{path}: digest mismatch: expected {d}, got {got}"),
+        ));
+    }
+    serde_json::from_slice(&buf).map_err(|e| malformed(format!("{what} ({path})"), e))
+}
+
+use std::io::Read as _;
+
+/// Pick one manifest descriptor out of an index's entries.
+fn choose<'a>(
+    entries: &'a [Value],
+    platform: &Platform,
+    what: &str,
+) -> Result<&'a Value, SourceError> {
+    if entries.is_empty() {
+        return Err(malformed(what, "index lists no manifests"));
+    }
+    if entries.len() == 1 {
+        return Ok(&entries[0]);
+    }
+    let with_platform: Vec<(&Value, Platform)> = entries
+        .iter()
+        .filter_map(|d| descriptor_platform(d).map(|p| (d, p)))
+        .collect();
+    if let Some((d, _)) = with_platform.iter().find(|(_, p)| platform.matches(p)) {
+        return Ok(d);
+    }
+    if !with_platform.is_empty() {
+        return Err(SourceError::NoPlatform {
+            requested: platform.to_string(),
+            available: with_platform.iter().map(|(_, p)| p.to_string()).collect(),
+        });
+    }
+    Err(SourceError::Ambiguous(format!(
+        "{what}: {} manifests and none declares a platform; name one",
+        entries.len()
+    )))
+}
+
+/// Resolve a descriptor (index or manifest) down to an image.
+fn resolve_descriptor(
+    store: Arc<dyn Store>,
+    desc: &Value,
+    platform: &Platform,
+    reference: &str,
+    depth: usize,
+) -> Result<Image, SourceError> {
+    let digest = descriptor_digest(desc, reference)?;
+    let doc = read_blob_json(store.as_ref(), &digest, reference)?;
+    if is_index(&doc) {
+        if depth >= MAX_NESTING {
+            return Err(malformed(reference, "indexes nested too deeply"));
+        }
+        let entries = doc["manifests"].as_array().cloned().unwrap_or_default();
+        let chosen = choose(&entries, platform, reference)?.clone();
+        return resolve_descriptor(store, &chosen, platform, reference, depth + 1);
+    }
+    manifest_image(store, doc, Some(digest), reference)
+}
+
+/// An image from a manifest document (layers + config).
+pub fn manifest_image(
+    store: Arc<dyn Store>,
+    manifest: Value,
+    manifest_digest: Option<Digest>,
+    reference: &str,
+) -> Result<Image, SourceError> {
+    let config_digest = descriptor_digest(&manifest["config"], reference)?;
+    let config = read_blob_json(store.as_ref(), &config_digest, reference)?;
+    let ids = diff_ids(&config, reference)?;
+    let layer_descs = manifest["layers"]
+        .as_array()
+        .ok_or_else(|| malformed(reference, "manifest has no layers"))?;
+    if layer_descs.len() != ids.len() {
+        return Err(malformed(
+            reference,
+            format!(
+                "manifest lists {} layers but the config {} diff_ids",
+                layer_descs.len(),
+                ids.len()
+            ),
+        ));
+    }
+    let mut layers = Vec::new();
+    for (i, (d, diff_id)) in layer_descs.iter().zip(ids).enumerate() {
+        let digest = descriptor_digest(d, reference)?;
+        layers.push(Layer {
+            index: i,
+            path: blob_path(&digest),
+            digest: Some(digest),
+            size: d["size"].as_u64(),
+            media_type: d["mediaType"].as_str().map(str::to_string),
+            diff_id,
+        });
+    }
+    Ok(Image {
+        reference: reference.to_string(),
+        manifest_digest,
+        config_digest: Some(config_digest),
+        platform: config_platform(&config),
+        config,
+        layers,
+        store,
+    })
+}
+
+/// Resolve an image in an OCI layout (`index.json` at the store root).
+pub fn resolve(
+    store: Arc<dyn Store>,
+    tag: Option<&str>,
+    platform: &Platform,
+) -> Result<Image, SourceError> {
+    let where_ = store.describe();
+    let index = store.read_json("index.json")?;
+    let entries = index["manifests"].as_array().cloned().unwrap_or_default();
+    let reference = match tag {
+        Some(t) => format!("{where_}:{t}"),
+        None => where_.clone(),
+    };
+    let candidates: Vec<Value> = match tag {
+        Some(t) => entries
+            .iter()
+            .filter(|d| d["annotations"][REF_NAME].as_str() == Some(t))
+            .cloned()
+            .collect(),
+        None => entries.clone(),
+    };
+    if candidates.is_empty() {
+        let tags: Vec<&str> = entries
+            .iter()
+            .filter_map(|d| d["annotations"][REF_NAME].as_str())
+            .collect();
+        return Err(match tag {
+            Some(t) => SourceError::NotFound(format!(
+                "{where_}: tag {t:?} (available: {})",
+                tags.join(", ")
+            )),
+            None => malformed(&where_, "index.json lists no manifests"),
+        });
+    }
+    let chosen = if candidates.len() == 1 {
+        candidates[0].clone()
+    } else if candidates.iter().all(|d| descriptor_platform(d).is_some()) {
+        choose(&candidates, platform, &reference)?.clone()
+    } else {
+        let tags: Vec<&str> = candidates
+            .iter()
+            .filter_map(|d| d["annotations"][REF_NAME].as_str())
+            .collect();
+        return Err(SourceError::Ambiguous(format!(
+            "{where_} holds {} images; name one with :TAG (available: {})",
+            candidates.len(),
+            tags.join(", ")
+        )));
+    };
+    resolve_descriptor(store, &chosen, platform, &reference, 0)
+}
