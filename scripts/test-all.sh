@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Everything: formatting and lints, all tests with the independent checkers
 # required (e2fsck, veritysetup, qemu-img), the large corpus layers, and the
-# kernel check in a VM (two bounded boots).
+# real debootstrap-built image in every file form, and the kernel check in a
+# VM (two bounded boots).
 #
 # On a fresh Debian 12 machine as root this installs what it needs first.
-# Set LAYERSEAL_SKIP_VM=1 to leave out the VM boots.
+# Set LAYERSEAL_SKIP_VM=1 / LAYERSEAL_SKIP_REAL_IMAGE=1 to leave those out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,6 +25,13 @@ cargo build --release --workspace
 
 step "cargo test (oracles required, big corpus layers on)"
 LAYERSEAL_REQUIRE_ORACLES=1 LAYERSEAL_BIG_TESTS=1 cargo test --workspace
+
+if [ "${LAYERSEAL_SKIP_REAL_IMAGE:-0}" = 1 ]; then
+    echo "SKIPPED: real image checks (LAYERSEAL_SKIP_REAL_IMAGE=1)"
+else
+    step "real image (debootstrap + umoci) in every file form"
+    scripts/real-image-test.sh target/release
+fi
 
 if [ "${LAYERSEAL_SKIP_VM:-0}" = 1 ]; then
     echo "SKIPPED: kernel VM check (LAYERSEAL_SKIP_VM=1)"
