@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use layerseal::ext4::{LAYOUT_128G, LAYOUT_16G};
 use layerseal::layer::{convert_layer, LayerError, LayerOptions, Outputs};
 use layerseal::pipeline::{convert_image, sanitise, ImageOptions, OutputPlan};
-use layerseal::source::{open_image, ImageRef, Platform};
+use layerseal::source::{open_image_with, ImageRef, Platform, RegistryOptions};
 
 use crate::goflag::{self, flag, value, Spec};
 
@@ -327,6 +327,20 @@ fn image_source(g: &goflag::Parsed, p: &goflag::Parsed) -> Result<(ImageRef, Pla
     Ok((r, platform))
 }
 
+/// `-u/-p` as upstream (both or neither), else the docker config.
+fn registry_options(p: &goflag::Parsed) -> RegistryOptions {
+    let (username, password) = match (p.string("username"), p.string("password")) {
+        (Some(u), Some(pw)) => (Some(u.to_string()), Some(pw.to_string())),
+        _ => (None, None),
+    };
+    RegistryOptions {
+        username,
+        password,
+        docker_config: true,
+        ..RegistryOptions::default()
+    }
+}
+
 fn cache_dir() -> Option<PathBuf> {
     if std::env::var_os("LAYERSEAL_NO_CACHE").is_some() {
         return None;
@@ -336,7 +350,8 @@ fn cache_dir() -> Option<PathBuf> {
 
 fn roothash(g: &goflag::Parsed, p: &goflag::Parsed, out: &mut dyn Write) -> Result<(), Failure> {
     let (r, platform) = image_source(g, p)?;
-    let image = open_image(&r, &platform).map_err(|e| fail(e.to_string()))?;
+    let image =
+        open_image_with(&r, &platform, &registry_options(p)).map_err(|e| fail(e.to_string()))?;
     let opts = ImageOptions {
         cache: cache_dir(),
         ..ImageOptions::default()
@@ -360,7 +375,8 @@ fn create_image(
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let (r, platform) = image_source(g, p)?;
-    let image = open_image(&r, &platform).map_err(|e| fail(e.to_string()))?;
+    let image =
+        open_image_with(&r, &platform, &registry_options(p)).map_err(|e| fail(e.to_string()))?;
     let plan = OutputPlan {
         dir: out_dir.to_path_buf(),
         hash_device: p.bool("hash-dev-vhd"),

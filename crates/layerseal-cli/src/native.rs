@@ -9,7 +9,7 @@ use layerseal::check::{check_image, CheckError};
 use layerseal::ext4::LAYOUT_128G;
 use layerseal::layer::{convert_layer, LayerError, LayerOptions, Outputs};
 use layerseal::pipeline::{convert_image, ImageOptions, LayerResult, OutputPlan};
-use layerseal::source::{open_image, Image, ImageRef, Platform};
+use layerseal::source::{open_image_with, Image, ImageRef, Platform, RegistryOptions};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -81,9 +81,9 @@ enum Command {
     },
     /// Root hashes of every layer of an image, in manifest order.
     ///
-    /// IMAGE: docker://REF (not yet), oci:DIR[:TAG], oci-archive:FILE[:TAG],
-    /// docker-archive:FILE[:REF], docker-daemon:REF (not yet), or a path to a
-    /// layout directory or archive.
+    /// IMAGE: docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG],
+    /// docker-archive:FILE[:REF], docker-daemon:REF (not yet), a path to a
+    /// layout directory or archive, or a bare registry reference.
     Roothash {
         image: String,
         #[command(flatten)]
@@ -115,6 +115,8 @@ enum Command {
         /// Platform to select from a multi-platform index.
         #[arg(long, default_value = "linux/amd64")]
         platform: String,
+        #[command(flatten)]
+        registry: RegistryArgs,
         #[arg(long)]
         json: bool,
     },
@@ -154,6 +156,37 @@ struct ImageArgs {
     /// Do not read or write the root-hash cache (keyed by diff_id).
     #[arg(long)]
     no_cache: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+/// How to reach a registry (docker:// images).
+#[derive(clap::Args)]
+struct RegistryArgs {
+    /// Registry user name (else the docker config's credentials, else anonymous).
+    #[arg(short, long)]
+    username: Option<String>,
+    /// Registry password or token (also read from LAYERSEAL_PASSWORD).
+    #[arg(short, long, env = "LAYERSEAL_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// PEM file of the CA certificate(s) the registry's TLS certificate chains to.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// Use plain HTTP (loopback registries are tried over HTTP after HTTPS anyway).
+    #[arg(long)]
+    plain_http: bool,
+}
+
+impl RegistryArgs {
+    fn options(&self) -> RegistryOptions {
+        RegistryOptions {
+            username: self.username.clone(),
+            password: self.password.clone(),
+            ca_file: self.ca_file.clone(),
+            plain_http: self.plain_http,
+            docker_config: true,
+        }
+    }
 }
 
 /// `$XDG_CACHE_HOME/layerseal` or `~/.cache/layerseal`.
@@ -166,10 +199,10 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         .map(|h| PathBuf::from(h).join(".cache/layerseal"))
 }
 
-fn open(image: &str, platform: &str) -> Result<Image, String> {
+fn open(image: &str, platform: &str, registry: &RegistryArgs) -> Result<Image, String> {
     let platform = Platform::parse(platform)?;
     let r = ImageRef::parse(image).map_err(|e| e.to_string())?;
-    open_image(&r, &platform).map_err(|e| e.to_string())
+    open_image_with(&r, &platform, &registry.options()).map_err(|e| e.to_string())
 }
 
 /// Called with (layer index, compressed bytes read).
@@ -363,7 +396,7 @@ fn run(cli: Cli) -> Result<i32, String> {
             common,
             json,
         } => {
-            let img = open(&image, &common.platform)?;
+            let img = open(&image, &common.platform, &common.registry)?;
             let (opts, multi) = image_options(&img, &common);
             let result = convert_image(&img, &opts);
             if let Some(m) = multi {
@@ -389,7 +422,7 @@ fn run(cli: Cli) -> Result<i32, String> {
             common,
             json,
         } => {
-            let img = open(&image, &common.platform)?;
+            let img = open(&image, &common.platform, &common.registry)?;
             std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
             let (mut opts, multi) = image_options(&img, &common);
             opts.outputs = Some(OutputPlan {
@@ -422,9 +455,10 @@ fn run(cli: Cli) -> Result<i32, String> {
         Command::Inspect {
             image,
             platform,
+            registry,
             json,
         } => {
-            let img = open(&image, &platform)?;
+            let img = open(&image, &platform, &registry)?;
             let layers: Vec<serde_json::Value> = img
                 .layers
                 .iter()

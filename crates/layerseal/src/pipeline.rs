@@ -159,6 +159,11 @@ fn convert_one(
         .store
         .open(&layer.path)
         .map_err(|e| fail(e.to_string()))?;
+    // Stores that cannot tell a size (chunked HTTP) say u64::MAX.
+    let stored_size = match (stored_size, layer.size) {
+        (u64::MAX, Some(s)) => s,
+        (n, _) => n,
+    };
     if let Some(size) = layer.size {
         if size != stored_size {
             return Err(fail(format!(

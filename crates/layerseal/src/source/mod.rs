@@ -10,10 +10,12 @@ pub mod image;
 pub mod oci;
 pub mod platform;
 pub mod reference;
+pub mod registry;
 pub mod store;
 
 pub use digest::Digest;
 pub use error::SourceError;
 pub use image::{Image, Layer};
 pub use platform::Platform;
-pub use reference::{open_image, ImageRef};
+pub use reference::{open_image, open_image_with, ImageRef};
+pub use registry::RegistryOptions;

@@ -43,8 +43,21 @@ fn descriptor_platform(d: &Value) -> Option<Platform> {
 
 /// Read a blob the descriptor points at, checking its digest.
 fn read_blob_json(store: &dyn Store, d: &Digest, what: &str) -> Result<Value, SourceError> {
+    read_json_checked(store, d, what, false)
+}
+
+fn read_json_checked(
+    store: &dyn Store,
+    d: &Digest,
+    what: &str,
+    manifest: bool,
+) -> Result<Value, SourceError> {
     let path = blob_path(d);
-    let (mut r, _) = store.open(&path)?;
+    let (mut r, _) = if manifest {
+        store.open_manifest(d)?
+    } else {
+        store.open(&path)?
+    };
     let mut buf = Vec::new();
     std::io::Read::read_to_end(&mut (&mut r).take(super::store::MAX_JSON), &mut buf).map_err(
         |e| SourceError::Io {
@@ -104,7 +117,29 @@ fn resolve_descriptor(
     depth: usize,
 ) -> Result<Image, SourceError> {
     let digest = descriptor_digest(desc, reference)?;
-    let doc = read_blob_json(store.as_ref(), &digest, reference)?;
+    let doc = read_json_checked(store.as_ref(), &digest, reference, true)?;
+    resolve_document_at(store, doc, digest, platform, reference, depth)
+}
+
+/// Resolve an index or manifest document already read (and checked).
+pub fn resolve_document(
+    store: Arc<dyn Store>,
+    doc: Value,
+    digest: Digest,
+    platform: &Platform,
+    reference: &str,
+) -> Result<Image, SourceError> {
+    resolve_document_at(store, doc, digest, platform, reference, 0)
+}
+
+fn resolve_document_at(
+    store: Arc<dyn Store>,
+    doc: Value,
+    digest: Digest,
+    platform: &Platform,
+    reference: &str,
+    depth: usize,
+) -> Result<Image, SourceError> {
     if is_index(&doc) {
         if depth >= MAX_NESTING {
             return Err(malformed(reference, "indexes nested too deeply"));
@@ -112,6 +147,11 @@ fn resolve_descriptor(
         let entries = doc["manifests"].as_array().cloned().unwrap_or_default();
         let chosen = choose(&entries, platform, reference)?.clone();
         return resolve_descriptor(store, &chosen, platform, reference, depth + 1);
+    }
+    if doc.get("layers").is_none() && doc["schemaVersion"] == 1 {
+        return Err(SourceError::Unsupported(format!(
+            "{reference}: Docker schema 1 manifests are not supported"
+        )));
     }
     manifest_image(store, doc, Some(digest), reference)
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::error::SourceError;
 use super::image::Image;
 use super::platform::Platform;
+use super::registry::{self, RegistryOptions};
 use super::store::{DirStore, Store, TarStore};
 use super::{docker_archive, oci};
 
@@ -116,8 +117,22 @@ pub fn open_archive(
     }
 }
 
-/// Open any supported reference.
+/// Open any supported reference (registries anonymously or with the
+/// docker config's credentials; see [`open_image_with`]).
 pub fn open_image(r: &ImageRef, platform: &Platform) -> Result<Image, SourceError> {
+    let opts = RegistryOptions {
+        docker_config: true,
+        ..RegistryOptions::default()
+    };
+    open_image_with(r, platform, &opts)
+}
+
+/// Open any supported reference with registry options.
+pub fn open_image_with(
+    r: &ImageRef,
+    platform: &Platform,
+    registry_opts: &RegistryOptions,
+) -> Result<Image, SourceError> {
     match r {
         ImageRef::OciDir(p, t) => {
             if !p.join("index.json").is_file() {
@@ -128,9 +143,7 @@ pub fn open_image(r: &ImageRef, platform: &Platform) -> Result<Image, SourceErro
         ImageRef::OciArchive(p, t) => oci::resolve(Arc::new(TarStore::open(p)?), t.as_deref(), platform),
         ImageRef::DockerArchive(p, r) => docker_archive::resolve(Arc::new(TarStore::open(p)?), r.as_deref()),
         ImageRef::Archive(p, n) => open_archive(p, n.as_deref(), platform),
-        ImageRef::Registry(r) => Err(SourceError::Unsupported(format!(
-            "docker://{r}: registry sources are not implemented yet; use docker save / skopeo copy to an archive or layout"
-        ))),
+        ImageRef::Registry(r) => registry::open(r, platform, registry_opts),
         ImageRef::DockerDaemon(r) => Err(SourceError::Unsupported(format!(
             "docker-daemon:{r}: daemon sources are not implemented yet; use docker save to an archive"
         ))),

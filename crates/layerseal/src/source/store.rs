@@ -18,6 +18,12 @@ pub trait Store: Send + Sync {
     /// Where this store is, for messages.
     fn describe(&self) -> String;
 
+    /// A manifest or index by digest (registries serve these apart from
+    /// blobs; elsewhere they are blobs).
+    fn open_manifest(&self, d: &super::Digest) -> Result<(Box<dyn Read + Send>, u64), SourceError> {
+        self.open(&format!("blobs/{}/{}", d.algorithm, d.hex))
+    }
+
     /// A small file read whole (JSON documents).
     fn read_json(&self, path: &str) -> Result<serde_json::Value, SourceError> {
         let (r, size) = self.open(path)?;

@@ -1,0 +1,550 @@
+//! OCI / Docker registries over HTTP(S): manifests (OCI and Docker schema
+//! 2, indexes and manifest lists), configs and layer blobs, streamed.
+//!
+//! Authentication: anonymous, HTTP basic, and the bearer-token flow that
+//! `WWW-Authenticate: Bearer realm=…,service=…,scope=…` asks for (with
+//! basic credentials sent to the token realm when given). Credentials come
+//! from flags or the docker config (`DOCKER_CONFIG`, `auths`,
+//! `credHelpers`/`credsStore`). They are never put in messages.
+//!
+//! A small synchronous client (ureq, rustls) rather than an async one: the
+//! conversion pipeline reads blobs with `Read` on worker threads.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64_engine::encode as b64;
+
+use super::digest::Digest;
+use super::docker_archive::normalize_ref;
+use super::error::{malformed, SourceError};
+use super::image::Image;
+use super::oci;
+use super::platform::Platform;
+use super::store::{Store, MAX_JSON};
+
+const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+    application/vnd.oci.image.manifest.v1+json, \
+    application/vnd.docker.distribution.manifest.list.v2+json, \
+    application/vnd.docker.distribution.manifest.v2+json";
+
+/// How to reach a registry.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// PEM file with the CA certificate(s) to trust instead of the default roots.
+    pub ca_file: Option<PathBuf>,
+    /// Talk plain HTTP (loopback registries without TLS).
+    pub plain_http: bool,
+    /// Read credentials from the docker config when none are given.
+    pub docker_config: bool,
+}
+
+/// `host`, `repository`, `tag or digest` of a reference like
+/// `HOST/REPO:TAG`, `REPO@sha256:…` or `alpine`.
+pub fn split_reference(r: &str) -> Result<(String, String, String), SourceError> {
+    let full = normalize_ref(r);
+    let (name, reference) = match full.rfind('@') {
+        Some(i) => (&full[..i], full[i + 1..].to_string()),
+        None => {
+            let i = full
+                .rfind(':')
+                .filter(|&i| !full[i..].contains('/'))
+                .ok_or_else(|| malformed(r, "no tag"))?;
+            (&full[..i], full[i + 1..].to_string())
+        }
+    };
+    let (host, repo) = name
+        .split_once('/')
+        .ok_or_else(|| malformed(r, "no repository"))?;
+    if repo.is_empty() || reference.is_empty() {
+        return Err(malformed(r, "empty repository or tag"));
+    }
+    let host = if host == "docker.io" {
+        "registry-1.docker.io"
+    } else {
+        host
+    };
+    Ok((host.to_string(), repo.to_string(), reference))
+}
+
+enum Auth {
+    None,
+    Basic(String),
+    Bearer(String),
+}
+
+struct Client {
+    agent: ureq::Agent,
+    base: String,
+    host: String,
+    repo: String,
+    basic: Option<String>,
+    auth: Mutex<Auth>,
+}
+
+/// Seconds to wait before retry `n` (0-based) of a transient failure.
+fn backoff(n: u32) -> Duration {
+    Duration::from_millis(250 << n)
+}
+
+const ATTEMPTS: u32 = 4;
+
+/// Parse `Bearer realm="…",service="…",scope="…"`.
+fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
+    let (scheme, rest) = h.trim().split_once(' ')?;
+    let mut params = Vec::new();
+    let mut s = rest.trim();
+    while !s.is_empty() {
+        let (k, v) = s.split_once('=')?;
+        let v = v.trim_start();
+        let (value, tail) = if let Some(q) = v.strip_prefix('"') {
+            let end = q.find('"')?;
+            (q[..end].to_string(), &q[end + 1..])
+        } else {
+            let end = v.find(',').unwrap_or(v.len());
+            (v[..end].trim().to_string(), &v[end..])
+        };
+        params.push((k.trim().to_ascii_lowercase(), value));
+        s = tail.trim_start_matches(|c: char| c == ',' || c.is_whitespace());
+    }
+    Some((scheme.to_ascii_lowercase(), params))
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+mod base64_engine {
+    /// Standard base64 with padding (for the Basic header).
+    pub fn encode(input: &[u8]) -> String {
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for c in input.chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for i in 0..4 {
+                if i <= c.len() {
+                    out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Client {
+    fn new(host: &str, repo: &str, opts: &RegistryOptions) -> Result<Self, SourceError> {
+        let mut tls = ureq::tls::TlsConfig::builder();
+        if let Some(ca) = &opts.ca_file {
+            let pem = std::fs::read(ca).map_err(|e| SourceError::Io {
+                path: ca.clone(),
+                source: e,
+            })?;
+            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                .filter_map(|i| match i {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(malformed(
+                    ca.display().to_string(),
+                    "no PEM certificate found",
+                ));
+            }
+            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+        }
+        let config = ureq::Agent::config_builder()
+            .tls_config(tls.build())
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(15)))
+            .build();
+        let mut basic = match (&opts.username, &opts.password) {
+            (Some(u), Some(p)) => Some(b64(format!("{u}:{p}").as_bytes())),
+            _ => None,
+        };
+        if basic.is_none() && opts.docker_config {
+            let server = if host == "registry-1.docker.io" {
+                "https://index.docker.io/v1/"
+            } else {
+                host
+            };
+            if let Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) =
+                docker_credential::get_credential(server)
+            {
+                basic = Some(b64(format!("{u}:{p}").as_bytes()));
+            }
+        }
+        let scheme = if opts.plain_http { "http" } else { "https" };
+        Ok(Client {
+            agent: ureq::Agent::new_with_config(config),
+            base: format!("{scheme}://{host}/v2/{repo}"),
+            host: host.to_string(),
+            repo: repo.to_string(),
+            basic,
+            auth: Mutex::new(Auth::None),
+        })
+    }
+
+    fn authorization(&self) -> Option<String> {
+        match &*self.auth.lock().expect("auth") {
+            Auth::None => None,
+            Auth::Basic(b) => Some(format!("Basic {b}")),
+            Auth::Bearer(t) => Some(format!("Bearer {t}")),
+        }
+    }
+
+    /// Answer a 401 challenge; false when nothing more can be tried.
+    fn authenticate(&self, challenge: &str) -> Result<bool, SourceError> {
+        let (scheme, params) = parse_challenge(challenge).ok_or_else(|| {
+            SourceError::Remote(format!(
+                "{}: unreadable WWW-Authenticate challenge",
+                self.host
+            ))
+        })?;
+        match scheme.as_str() {
+            "basic" => match &self.basic {
+                Some(b) => {
+                    *self.auth.lock().expect("auth") = Auth::Basic(b.clone());
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+            "bearer" => {
+                let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                let realm = get("realm").ok_or_else(|| {
+                    SourceError::Remote(format!("{}: bearer challenge without realm", self.host))
+                })?;
+                let mut url = format!("{realm}?");
+                if let Some(s) = get("service") {
+                    url.push_str(&format!("service={}&", url_encode(&s)));
+                }
+                let scope =
+                    get("scope").unwrap_or_else(|| format!("repository:{}:pull", self.repo));
+                url.push_str(&format!("scope={}", url_encode(&scope)));
+                let mut req = self.agent.get(&url);
+                if let Some(b) = &self.basic {
+                    req = req.header("Authorization", &format!("Basic {b}"));
+                }
+                let resp = req
+                    .call()
+                    .map_err(|e| SourceError::Remote(format!("token service {realm}: {e}")))?;
+                match resp.status().as_u16() {
+                    200 => {}
+                    401 | 403 if self.basic.is_none() => {
+                        return Err(SourceError::Remote(format!(
+                            "{}: unauthorized: authentication required (give credentials with -u/-p or docker login)",
+                            self.host
+                        )))
+                    }
+                    401 | 403 => {
+                        return Err(SourceError::Remote(format!(
+                            "{}: unauthorized: the token service refused the credentials",
+                            self.host
+                        )))
+                    }
+                    s => return Err(SourceError::Remote(format!("token service {realm}: HTTP {s}"))),
+                }
+                let body = resp
+                    .into_body()
+                    .read_to_vec()
+                    .map_err(|e| SourceError::Remote(format!("token service {realm}: {e}")))?;
+                let v: serde_json::Value = serde_json::from_slice(&body)
+                    .map_err(|e| malformed(format!("token from {realm}"), e))?;
+                let token = v["token"]
+                    .as_str()
+                    .or(v["access_token"].as_str())
+                    .ok_or_else(|| malformed(format!("token from {realm}"), "no token"))?;
+                *self.auth.lock().expect("auth") = Auth::Bearer(token.to_string());
+                Ok(true)
+            }
+            other => Err(SourceError::Unsupported(format!(
+                "{}: authentication scheme {other:?}",
+                self.host
+            ))),
+        }
+    }
+
+    /// GET with auth challenges answered and transient failures retried.
+    fn get(
+        &self,
+        path: &str,
+        accept: Option<&str>,
+        what: &str,
+    ) -> Result<ureq::http::Response<ureq::Body>, SourceError> {
+        let url = format!("{}/{path}", self.base);
+        let mut authed = false;
+        let mut attempt = 0;
+        loop {
+            let mut req = self.agent.get(&url);
+            if let Some(a) = accept {
+                req = req.header("Accept", a);
+            }
+            if let Some(h) = self.authorization() {
+                req = req.header("Authorization", &h);
+            }
+            let resp = match req.call() {
+                Ok(r) => r,
+                Err(e) => {
+                    attempt += 1;
+                    if attempt < ATTEMPTS {
+                        std::thread::sleep(backoff(attempt - 1));
+                        continue;
+                    }
+                    let hint = if e.to_string().contains("certificate") {
+                        " (if the registry uses a private CA, pass its certificate with --ca-file)"
+                    } else {
+                        ""
+                    };
+                    return Err(SourceError::Remote(format!(
+                        "{}: cannot reach the registry: {e}{hint}",
+                        self.host
+                    )));
+                }
+            };
+            match resp.status().as_u16() {
+                200 => return Ok(resp),
+                401 if !authed => {
+                    authed = true;
+                    let challenge = resp
+                        .headers()
+                        .get("www-authenticate")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    if self.authenticate(&challenge)? {
+                        continue;
+                    }
+                    return Err(SourceError::Remote(format!(
+                        "{}: unauthorized: authentication required (give credentials with -u/-p or docker login)",
+                        self.host
+                    )));
+                }
+                401 => {
+                    return Err(SourceError::Remote(format!(
+                        "{}: unauthorized: the credentials were refused",
+                        self.host
+                    )))
+                }
+                403 => {
+                    return Err(SourceError::Remote(format!(
+                        "{}: denied: no access to {}",
+                        self.host, self.repo
+                    )))
+                }
+                404 => {
+                    return Err(SourceError::NotFound(format!(
+                        "{}/{}: {what}",
+                        self.host, self.repo
+                    )))
+                }
+                s if s == 429 || s >= 500 => {
+                    attempt += 1;
+                    if attempt < ATTEMPTS {
+                        std::thread::sleep(backoff(attempt - 1));
+                        continue;
+                    }
+                    return Err(SourceError::Remote(format!(
+                        "{}: {what}: HTTP {s} after {ATTEMPTS} attempts",
+                        self.host
+                    )));
+                }
+                s => {
+                    return Err(SourceError::Remote(format!(
+                        "{}: {what}: unexpected HTTP {s}",
+                        self.host
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// A registry repository seen as a [`Store`]: `blobs/<alg>/<hex>` paths
+/// are blob GETs, manifests are fetched from `/manifests/`.
+pub struct RegistryStore {
+    client: Arc<Client>,
+}
+
+fn digest_of_path(path: &str) -> Option<Digest> {
+    let rest = path.strip_prefix("blobs/")?;
+    let (alg, hex) = rest.split_once('/')?;
+    Digest::parse(&format!("{alg}:{hex}")).ok()
+}
+
+impl Store for RegistryStore {
+    fn open(&self, path: &str) -> Result<(Box<dyn Read + Send>, u64), SourceError> {
+        let d = digest_of_path(path)
+            .ok_or_else(|| SourceError::NotFound(format!("{}: {path}", self.describe())))?;
+        let resp = self
+            .client
+            .get(&format!("blobs/{d}"), None, &format!("blob {d}"))?;
+        let len = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::MAX);
+        Ok((Box::new(resp.into_body().into_reader()), len))
+    }
+    fn open_manifest(&self, d: &Digest) -> Result<(Box<dyn Read + Send>, u64), SourceError> {
+        let resp = self.client.get(
+            &format!("manifests/{d}"),
+            Some(MANIFEST_ACCEPT),
+            &format!("manifest {d}"),
+        )?;
+        Ok((Box::new(resp.into_body().into_reader()), u64::MAX))
+    }
+    fn exists(&self, path: &str) -> bool {
+        digest_of_path(path).is_some()
+    }
+    fn describe(&self) -> String {
+        format!("{}/{}", self.client.host, self.client.repo)
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let name = host.rsplit_once(':').map_or(host, |(h, p)| {
+        if p.bytes().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    name == "localhost" || name.starts_with("127.") || name == "[::1]"
+}
+
+/// Resolve `reference` on its registry for `platform`. Loopback
+/// registries are tried over HTTPS first, then plain HTTP (as docker and
+/// go-containerregistry treat them as insecure).
+pub fn open(
+    reference: &str,
+    platform: &Platform,
+    opts: &RegistryOptions,
+) -> Result<Image, SourceError> {
+    let (host, _, _) = split_reference(reference)?;
+    match open_once(reference, platform, opts) {
+        // A certificate problem means the server does speak TLS: no fallback.
+        Err(SourceError::Remote(e))
+            if !opts.plain_http
+                && is_loopback(&host)
+                && e.contains("cannot reach")
+                && !e.contains("certificate") =>
+        {
+            let http = RegistryOptions {
+                plain_http: true,
+                ..opts.clone()
+            };
+            // Report the HTTPS failure only if plain HTTP did not reach it either.
+            open_once(reference, platform, &http).map_err(|second| match second {
+                SourceError::Remote(m) if m.contains("cannot reach") => SourceError::Remote(e),
+                other => other,
+            })
+        }
+        other => other,
+    }
+}
+
+fn open_once(
+    reference: &str,
+    platform: &Platform,
+    opts: &RegistryOptions,
+) -> Result<Image, SourceError> {
+    let (host, repo, tag) = split_reference(reference)?;
+    let client = Arc::new(Client::new(&host, &repo, opts)?);
+    let resp = client.get(
+        &format!("manifests/{tag}"),
+        Some(MANIFEST_ACCEPT),
+        &format!("manifest {tag}"),
+    )?;
+    let header_digest = resp
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut body = Vec::new();
+    resp.into_body()
+        .into_reader()
+        .take(MAX_JSON)
+        .read_to_end(&mut body)
+        .map_err(|e| SourceError::Remote(format!("{host}/{repo}: manifest {tag}: {e}")))?;
+    let digest = Digest::sha256_of(&body);
+    if let Ok(expected) = Digest::parse(&tag) {
+        if expected != digest {
+            return Err(malformed(
+                reference,
+                format!("manifest digest mismatch: asked for {expected}, got {digest}"),
+            ));
+        }
+    }
+    if let Some(h) = header_digest.and_then(|h| Digest::parse(&h).ok()) {
+        if h.algorithm == "sha256" && h != digest {
+            return Err(malformed(
+                reference,
+                format!("manifest digest mismatch: server says {h}, content is {digest}"),
+            ));
+        }
+    }
+    let doc: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| malformed(reference, e))?;
+    let store: Arc<dyn Store> = Arc::new(RegistryStore { client });
+    oci::resolve_document(store, doc, digest, platform, reference)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        assert_eq!(
+            split_reference("alpine").unwrap(),
+            (
+                "registry-1.docker.io".into(),
+                "library/alpine".into(),
+                "latest".into()
+            )
+        );
+        assert_eq!(
+            split_reference("127.0.0.1:5000/real/bookworm:v2s2").unwrap(),
+            (
+                "127.0.0.1:5000".into(),
+                "real/bookworm".into(),
+                "v2s2".into()
+            )
+        );
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(split_reference(&format!("localhost/x@{d}")).unwrap().2, d);
+    }
+
+    #[test]
+    fn challenges() {
+        let (s, p) = parse_challenge(r#"Bearer realm="https://auth.example/token",service="registry",scope="repository:a/b:pull""#).unwrap();
+        assert_eq!(s, "bearer");
+        assert_eq!(p[0], ("realm".into(), "https://auth.example/token".into()));
+        assert_eq!(p[2].1, "repository:a/b:pull");
+        let (s, p) = parse_challenge(r#"Basic realm="testenv""#).unwrap();
+        assert_eq!((s.as_str(), p[0].1.as_str()), ("basic", "testenv"));
+    }
+
+    #[test]
+    fn base64() {
+        assert_eq!(b64(b"testuser:pw"), "dGVzdHVzZXI6cHc=");
+        assert_eq!(b64(b"ab"), "YWI=");
+        assert_eq!(b64(b"abc"), "YWJj");
+    }
+}
