@@ -111,6 +111,23 @@ same "dmverity-vhd roothash from a registry" "$("$dv" roothash -i "$tok" -u alic
 expect_error "token service refuses a bad password" "refused" "$ls" roothash --no-cache -u alice -p nope "docker://$tok"
 kill "$tokpid" 2>/dev/null || true
 
-echo "SKIPPED: Docker daemon source (not implemented yet)"
+# --- Docker daemon: load the docker-archive into a private dockerd, export via the API.
+export DOCKERD_STATE=$work/dk
+if DOCKER_HOST=$("$here/testenv/dockerd.sh" start --ttl 900 2>"$work/dockerd.log"); then
+    export DOCKER_HOST
+    trap 'DOCKERD_STATE=$work/dk "$here/testenv/dockerd.sh" stop >/dev/null 2>&1 || true; REGISTRY_STATE=$work/registry "$here/testenv/registry.sh" stop >/dev/null 2>&1 || true; rm -rf "$work" "$XDG_CACHE_HOME"' EXIT
+    docker load -i "$out/bookworm.docker-archive.tar" >/dev/null
+    same "docker-daemon: (layerseal)" "$("$ls" roothash --no-cache docker-daemon:real/bookworm:latest | as_json)"
+    same "dmverity-vhd -d roothash" "$("$dv" -d roothash -i real/bookworm:latest)"
+    mkdir -p "$work/dk-out"
+    "$dv" -d create -i real/bookworm:latest -o "$work/dk-out" >/dev/null
+    n=$(find "$work/dk-out" -name '*.vhd' | wc -l)
+    [ "$n" = 4 ] && ok "dmverity-vhd -d create wrote 4 VHDs" || bad "dmverity-vhd -d create wrote $n files"
+    expect_error "daemon: image not present" "No such image" "$ls" roothash --no-cache docker-daemon:real/absent:latest
+    "$here/testenv/dockerd.sh" stop >/dev/null
+    expect_error "daemon not running" "is the daemon running" "$ls" roothash --no-cache docker-daemon:real/bookworm:latest
+else
+    echo "SKIPPED: Docker daemon checks: dockerd did not start ($(tail -1 "$work/dockerd.log"))"
+fi
 echo "real-image: $pass passed, $fail failed"
 [ "$fail" = 0 ]

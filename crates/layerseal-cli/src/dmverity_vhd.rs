@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use layerseal::ext4::{LAYOUT_128G, LAYOUT_16G};
 use layerseal::layer::{convert_layer, LayerError, LayerOptions, Outputs};
-use layerseal::pipeline::{convert_image, sanitise, ImageOptions, OutputPlan};
-use layerseal::source::{open_image_with, ImageRef, Platform, RegistryOptions};
+use layerseal::pipeline::{convert_reference, sanitise, ImageOptions, OutputPlan};
+use layerseal::source::{ImageRef, Platform, RegistryOptions};
 
 use crate::goflag::{self, flag, value, Spec};
 
@@ -350,13 +350,11 @@ fn cache_dir() -> Option<PathBuf> {
 
 fn roothash(g: &goflag::Parsed, p: &goflag::Parsed, out: &mut dyn Write) -> Result<(), Failure> {
     let (r, platform) = image_source(g, p)?;
-    let image =
-        open_image_with(&r, &platform, &registry_options(p)).map_err(|e| fail(e.to_string()))?;
     let opts = ImageOptions {
         cache: cache_dir(),
         ..ImageOptions::default()
     };
-    let layers = convert_image(&image, &opts).map_err(|e| fail(e.to_string()))?;
+    let layers = convert_reference(&r, &platform, &registry_options(p), &opts).map_err(fail)?;
     // Go's json.MarshalIndent with two spaces; no layers is `null`.
     let hashes: Vec<String> = layers.into_iter().map(|l| l.root_hash).collect();
     let doc = if hashes.is_empty() {
@@ -375,8 +373,6 @@ fn create_image(
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let (r, platform) = image_source(g, p)?;
-    let image =
-        open_image_with(&r, &platform, &registry_options(p)).map_err(|e| fail(e.to_string()))?;
     let plan = OutputPlan {
         dir: out_dir.to_path_buf(),
         hash_device: p.bool("hash-dev-vhd"),
@@ -386,7 +382,7 @@ fn create_image(
         outputs: Some(plan),
         ..ImageOptions::default()
     };
-    let layers = convert_image(&image, &opts).map_err(|e| fail(e.to_string()))?;
+    let layers = convert_reference(&r, &platform, &registry_options(p), &opts).map_err(fail)?;
     for l in layers {
         if let Some(h) = &l.hash_device {
             let _ = writeln!(out, "hash device created at {}", h.display());

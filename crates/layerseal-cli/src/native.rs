@@ -8,7 +8,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use layerseal::check::{check_image, CheckError};
 use layerseal::ext4::LAYOUT_128G;
 use layerseal::layer::{convert_layer, LayerError, LayerOptions, Outputs};
-use layerseal::pipeline::{convert_image, ImageOptions, LayerResult, OutputPlan};
+use layerseal::pipeline::{
+    convert_image, convert_reference, ImageOptions, LayerResult, OutputPlan,
+};
 use layerseal::source::{open_image_with, Image, ImageRef, Platform, RegistryOptions};
 use serde_json::json;
 use std::sync::Arc;
@@ -256,6 +258,48 @@ fn image_options(image: &Image, c: &ImageArgs) -> (ImageOptions, Option<indicati
     (opts, multi)
 }
 
+/// Layers of a converted image, its platform and manifest digest.
+type Converted = (Vec<LayerResult>, Option<String>, Option<String>);
+
+/// Convert an image reference.
+fn run_image(
+    image: &str,
+    common: &ImageArgs,
+    outputs: Option<OutputPlan>,
+) -> Result<Converted, String> {
+    let r = ImageRef::parse(image).map_err(|e| e.to_string())?;
+    let platform = Platform::parse(&common.platform)?;
+    let cache = if common.no_cache {
+        None
+    } else {
+        default_cache_dir()
+    };
+    if let ImageRef::DockerDaemon(_) = r {
+        let opts = ImageOptions {
+            max_disk_size: common.max_disk_size,
+            outputs,
+            jobs: common.jobs,
+            cache,
+            progress: None,
+        };
+        let layers = convert_reference(&r, &platform, &common.registry.options(), &opts)?;
+        return Ok((layers, None, None));
+    }
+    let img = open(image, &common.platform, &common.registry)?;
+    let (mut opts, multi) = image_options(&img, common);
+    opts.outputs = outputs;
+    let result = convert_image(&img, &opts);
+    if let Some(m) = multi {
+        let _ = m.clear();
+    }
+    let layers = result.map_err(|e| format!("{image}: {e}"))?;
+    Ok((
+        layers,
+        img.platform.as_ref().map(ToString::to_string),
+        img.manifest_digest.as_ref().map(ToString::to_string),
+    ))
+}
+
 fn layers_json(layers: &[LayerResult]) -> serde_json::Value {
     json!(layers
         .iter()
@@ -396,16 +440,9 @@ fn run(cli: Cli) -> Result<i32, String> {
             common,
             json,
         } => {
-            let img = open(&image, &common.platform, &common.registry)?;
-            let (opts, multi) = image_options(&img, &common);
-            let result = convert_image(&img, &opts);
-            if let Some(m) = multi {
-                let _ = m.clear();
-            }
-            let layers = result.map_err(|e| format!("{image}: {e}"))?;
+            let (layers, platform, manifest) = run_image(&image, &common, None)?;
             if json {
-                let v = json!({"image": image, "platform": img.platform.as_ref().map(ToString::to_string),
-                    "manifest_digest": img.manifest_digest.as_ref().map(ToString::to_string), "layers": layers_json(&layers)});
+                let v = json!({"image": image, "platform": platform, "manifest_digest": manifest, "layers": layers_json(&layers)});
                 println!("{}", serde_json::to_string_pretty(&v).expect("json"));
             } else {
                 for l in &layers {
@@ -422,19 +459,13 @@ fn run(cli: Cli) -> Result<i32, String> {
             common,
             json,
         } => {
-            let img = open(&image, &common.platform, &common.registry)?;
             std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
-            let (mut opts, multi) = image_options(&img, &common);
-            opts.outputs = Some(OutputPlan {
+            let plan = OutputPlan {
                 dir: out_dir.clone(),
                 hash_device: hash_dev,
                 vhd: !raw,
-            });
-            let result = convert_image(&img, &opts);
-            if let Some(m) = multi {
-                let _ = m.clear();
-            }
-            let layers = result.map_err(|e| format!("{image}: {e}"))?;
+            };
+            let (layers, _, _) = run_image(&image, &common, Some(plan))?;
             if json {
                 println!(
                     "{}",

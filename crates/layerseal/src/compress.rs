@@ -31,9 +31,7 @@ impl Compression {
 
 /// Wrap `input` in the decoder its first bytes call for. Gzip streams of
 /// several members are read to the end, as Go's reader does.
-pub fn open<'a, R: Read + Send + 'a>(
-    mut input: R,
-) -> io::Result<(Compression, Box<dyn Read + Send + 'a>)> {
+pub fn open<'a, R: Read + 'a>(mut input: R) -> io::Result<(Compression, Box<dyn Read + 'a>)> {
     let mut head = [0u8; 4];
     let mut n = 0;
     while n < head.len() {
@@ -46,7 +44,7 @@ pub fn open<'a, R: Read + Send + 'a>(
     }
     let kind = Compression::sniff(&head[..n]);
     let whole = Cursor::new(head[..n].to_vec()).chain(input);
-    let reader: Box<dyn Read + Send + 'a> = match kind {
+    let reader: Box<dyn Read + 'a> = match kind {
         Compression::None => Box::new(whole),
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
             1 << 18,

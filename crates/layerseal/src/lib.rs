@@ -15,6 +15,7 @@ pub mod layer;
 pub mod pipeline;
 pub mod sink;
 pub mod source;
+pub mod stream_archive;
 pub mod tar;
 pub mod verity;
 pub mod vhd;

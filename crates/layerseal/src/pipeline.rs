@@ -294,3 +294,31 @@ pub fn convert_image(image: &Image, opts: &ImageOptions) -> Result<Vec<LayerResu
     done.sort_by_key(|l| l.index);
     Ok(done)
 }
+
+/// Convert whatever `reference` names: images that can be opened
+/// (layouts, archives, registries) layer-parallel, the Docker daemon's
+/// export as one stream. Errors are ready to print.
+pub fn convert_reference(
+    reference: &crate::source::ImageRef,
+    platform: &crate::source::Platform,
+    registry: &crate::source::RegistryOptions,
+    opts: &ImageOptions,
+) -> Result<Vec<LayerResult>, String> {
+    use crate::source::{daemon, open_image_with, ImageRef};
+    match reference {
+        ImageRef::DockerDaemon(name) => {
+            let stream = daemon::export(name).map_err(|e| e.to_string())?;
+            crate::stream_archive::convert_archive_stream(
+                stream,
+                &format!("docker-daemon:{name}"),
+                Some(name),
+                opts,
+            )
+            .map_err(|e| e.to_string())
+        }
+        other => {
+            let image = open_image_with(other, platform, registry).map_err(|e| e.to_string())?;
+            convert_image(&image, opts).map_err(|e| e.to_string())
+        }
+    }
+}

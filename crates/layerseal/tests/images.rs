@@ -429,3 +429,95 @@ fn cache_makes_a_second_run_instant() {
         second.iter().map(|l| &l.root_hash).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn docker_archives_read_as_one_stream() {
+    // What the Docker daemon's export path does: no seeking, layers
+    // converted as they pass, manifest.json resolved at the end.
+    let want = expected_roots();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, make) in [
+        ("skopeo.tar", skopeo_docker_archive as fn(&Path)),
+        ("legacy.tar", legacy_docker_archive),
+    ] {
+        let p = dir.path().join(name);
+        make(&p);
+        let f = std::fs::File::open(&p).unwrap();
+        let got = layerseal::stream_archive::convert_archive_stream(
+            f,
+            name,
+            None,
+            &ImageOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            got.into_iter().map(|l| l.root_hash).collect::<Vec<_>>(),
+            want,
+            "{name}"
+        );
+        // With outputs: final names only, no temporaries left.
+        let out = dir.path().join(format!("out-{name}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let opts = ImageOptions {
+            outputs: Some(OutputPlan {
+                dir: out.clone(),
+                hash_device: false,
+                vhd: true,
+            }),
+            ..ImageOptions::default()
+        };
+        let got = layerseal::stream_archive::convert_archive_stream(
+            std::fs::File::open(&p).unwrap(),
+            name,
+            None,
+            &opts,
+        )
+        .unwrap();
+        let files: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(files.len(), 3, "{files:?}");
+        assert!(
+            files
+                .iter()
+                .all(|f| f.ends_with(".vhd") && !f.starts_with('.')),
+            "{files:?}"
+        );
+        assert_eq!(got.len(), 3);
+    }
+    // A lying diff_id is caught on the stream path too, and nothing is left.
+    let p = dir.path().join("lies.tar");
+    {
+        let raw = common::layer("basic.tar");
+        let cfg = config(&[format!("sha256:{}", "0".repeat(64))], "amd64");
+        let mut b = tar::Builder::new(std::fs::File::create(&p).unwrap());
+        append(&mut b, "l/layer.tar", &raw);
+        append(&mut b, "c.json", &cfg);
+        append(
+            &mut b,
+            "manifest.json",
+            &serde_json::to_vec(&json!([{"Config": "c.json", "Layers": ["l/layer.tar"]}])).unwrap(),
+        );
+        b.finish().unwrap();
+    }
+    let out = dir.path().join("out-lies");
+    std::fs::create_dir_all(&out).unwrap();
+    let opts = ImageOptions {
+        outputs: Some(OutputPlan {
+            dir: out.clone(),
+            hash_device: true,
+            vhd: true,
+        }),
+        ..ImageOptions::default()
+    };
+    let e = layerseal::stream_archive::convert_archive_stream(
+        std::fs::File::open(&p).unwrap(),
+        "lies",
+        None,
+        &opts,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("diff_id mismatch"), "{e}");
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+}

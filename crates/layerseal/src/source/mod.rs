@@ -3,6 +3,7 @@
 //! Every source resolves to an [`Image`]: layers in manifest order with
 //! their blob digests and diff_ids, verified while they stream.
 
+pub mod daemon;
 pub mod digest;
 pub mod docker_archive;
 mod error;
