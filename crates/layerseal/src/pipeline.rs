@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::compress::{self, Compression};
 use crate::layer::{convert_tar_checked, LayerError, LayerOptions, Outputs};
-use crate::source::digest::{Measured, Measurement};
+use crate::source::digest::ThreadMeasured;
 use crate::source::{Digest, Image, Layer};
 
 /// Where to write each layer's files; None for root hashes only.
@@ -180,9 +180,9 @@ fn convert_one(
         }),
         None => blob,
     };
-    let (blob, blob_m): (_, Measurement) = Measured::new(blob);
+    let (blob, blob_m) = ThreadMeasured::new(blob);
     let (compression, decoded) = compress::open(blob).map_err(|e| fail(e.to_string()))?;
-    let (decoded, diff_m) = Measured::new(decoded);
+    let (decoded, diff_m) = ThreadMeasured::new(decoded);
     let (data, hash) = match &opts.outputs {
         Some(plan) => {
             let (d, h) = output_paths(plan, layer);
@@ -201,18 +201,17 @@ fn convert_one(
     };
     let check = || -> Result<(), String> {
         if let Some(d) = &layer.digest {
-            if blob_m.bytes() != stored_size {
+            let (got, bytes) = blob_m.finish();
+            if bytes != stored_size {
                 return Err(format!(
-                    "blob not read to its end ({} of {stored_size} bytes)",
-                    blob_m.bytes()
+                    "blob not read to its end ({bytes} of {stored_size} bytes)"
                 ));
             }
-            let got = blob_m.digest();
             if d.algorithm == "sha256" && &got != d {
                 return Err(format!("blob digest mismatch: expected {d}, got {got}"));
             }
         }
-        let got = diff_m.digest();
+        let (got, _) = diff_m.finish();
         if got != layer.diff_id {
             return Err(format!(
                 "diff_id mismatch: the config says {}, the uncompressed layer is {got}",

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::compress;
 use crate::layer::{convert_tar, LayerError, LayerOptions, Outputs};
 use crate::pipeline::{output_paths, ImageError, ImageOptions, LayerResult};
-use crate::source::digest::Measured;
+use crate::source::digest::ThreadMeasured;
 use crate::source::store::{normalize, Store, MAX_JSON};
 use crate::source::{docker_archive, Digest, SourceError};
 
@@ -141,9 +141,9 @@ pub fn convert_archive_stream<R: Read>(
                 Some(b) => Box::new(io::Cursor::new(b)),
                 None => Box::new(&mut entry),
             };
-            let (blob, blob_m) = Measured::new(reader);
+            let (blob, blob_m) = ThreadMeasured::new(reader);
             let (compression, decoded) = compress::open(blob).map_err(|e| err(&path, e))?;
-            let (decoded, diff_m) = Measured::new(decoded);
+            let (decoded, diff_m) = ThreadMeasured::new(decoded);
             let (image, hash_device) = match &opts.outputs {
                 Some(plan) => (
                     Some(
@@ -175,8 +175,8 @@ pub fn convert_archive_stream<R: Read>(
                         path,
                         Converted {
                             root: report.root_hash,
-                            diff_id: diff_m.digest(),
-                            blob: blob_m.digest(),
+                            diff_id: diff_m.finish().0,
+                            blob: blob_m.finish().0,
                             compression,
                             image,
                             hash_device,
