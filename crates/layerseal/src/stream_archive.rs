@@ -120,27 +120,26 @@ pub fn convert_archive_stream<R: Read>(
                 tar::EntryType::Regular => {}
                 _ => continue,
             }
-            // Small entries may be JSON documents (manifest, configs,
-            // index); anything else is tried as a layer.
+            // JSON documents (manifest, configs, the OCI index) start with
+            // '{' or '['; a layer (tar or compressed) never does. Only those
+            // are read whole; layers stream.
             let size = entry.size();
-            let mut small = None;
-            if size <= MAX_JSON {
-                let mut buf = Vec::with_capacity(size as usize);
+            let mut first = [0u8; 1];
+            let got = entry
+                .read(&mut first)
+                .map_err(|e| err(describe, format!("{path}: {e}")))?;
+            if got == 1 && matches!(first[0], b'{' | b'[') && size <= MAX_JSON {
+                let mut buf = vec![first[0]];
                 entry
                     .read_to_end(&mut buf)
                     .map_err(|e| err(describe, format!("{path}: {e}")))?;
-                if matches!(buf.first(), Some(b'{') | Some(b'['))
-                    && serde_json::from_slice::<serde_json::Value>(&buf).is_ok()
-                {
+                if serde_json::from_slice::<serde_json::Value>(&buf).is_ok() {
                     seen.json.insert(path, buf);
-                    continue;
                 }
-                small = Some(buf);
+                continue;
             }
-            let reader: Box<dyn Read> = match small {
-                Some(b) => Box::new(io::Cursor::new(b)),
-                None => Box::new(&mut entry),
-            };
+            let reader: Box<dyn Read> =
+                Box::new(io::Cursor::new(first[..got].to_vec()).chain(&mut entry));
             let (blob, blob_m) = ThreadMeasured::new(reader);
             let (compression, decoded) = compress::open(blob).map_err(|e| err(&path, e))?;
             let (decoded, diff_m) = ThreadMeasured::new(decoded);
