@@ -32,6 +32,26 @@ pub struct ImageOptions {
     pub progress: Option<Arc<dyn Fn(usize, u64) + Send + Sync>>,
 }
 
+impl ImageOptions {
+    /// Options for one layer of this image, written to `image` / `hash_device`.
+    pub fn layer_options(
+        &self,
+        image: Option<PathBuf>,
+        hash_device: Option<PathBuf>,
+        threads: usize,
+    ) -> LayerOptions {
+        LayerOptions {
+            max_disk_size: self.max_disk_size,
+            outputs: Outputs {
+                image,
+                hash_device,
+                vhd: self.outputs.as_ref().is_some_and(|p| p.vhd),
+            },
+            threads,
+        }
+    }
+}
+
 impl Default for ImageOptions {
     fn default() -> Self {
         ImageOptions {
@@ -190,15 +210,7 @@ fn convert_one(
         }
         None => (None, None),
     };
-    let lopts = LayerOptions {
-        max_disk_size: opts.max_disk_size,
-        outputs: Outputs {
-            image: data.clone(),
-            hash_device: hash.clone(),
-            vhd: opts.outputs.as_ref().is_some_and(|p| p.vhd),
-        },
-        threads,
-    };
+    let lopts = opts.layer_options(data.clone(), hash.clone(), threads);
     let check = || -> Result<(), String> {
         if let Some(d) = &layer.digest {
             let (got, bytes) = blob_m.finish();

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::compress;
-use crate::layer::{convert_tar, LayerError, LayerOptions, Outputs};
+use crate::layer::{convert_tar, LayerError};
 use crate::pipeline::{output_paths, ImageError, ImageOptions, LayerResult};
 use crate::source::digest::ThreadMeasured;
 use crate::source::store::{normalize, Store, MAX_JSON};
@@ -158,15 +158,7 @@ pub fn convert_archive_stream<R: Read>(
                 ),
                 None => (None, None),
             };
-            let lopts = LayerOptions {
-                max_disk_size: opts.max_disk_size,
-                outputs: Outputs {
-                    image: image.clone(),
-                    hash_device: hash_device.clone(),
-                    vhd: opts.outputs.as_ref().is_some_and(|p| p.vhd),
-                },
-                threads: 0,
-            };
+            let lopts = opts.layer_options(image.clone(), hash_device.clone(), 0);
             match convert_tar(decoded, &lopts) {
                 Ok(report) => {
                     seen.layers.insert(path.clone());

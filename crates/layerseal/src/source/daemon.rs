@@ -46,6 +46,25 @@ enum Body<R> {
     Close(R),
 }
 
+/// Read at most `left` bytes; running dry first is an error.
+fn read_limited<R: Read>(
+    inner: &mut R,
+    buf: &mut [u8],
+    left: &mut u64,
+    what: &str,
+) -> io::Result<usize> {
+    let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+    let n = inner.read(&mut buf[..want])?;
+    if n == 0 && want > 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("daemon closed the connection {what}"),
+        ));
+    }
+    *left -= n as u64;
+    Ok(n)
+}
+
 impl<R: BufRead> Read for Body<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
@@ -53,16 +72,7 @@ impl<R: BufRead> Read for Body<R> {
                 if *left == 0 {
                     return Ok(0);
                 }
-                let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
-                let n = inner.read(&mut buf[..want])?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "daemon closed the connection early",
-                    ));
-                }
-                *left -= n as u64;
-                Ok(n)
+                read_limited(inner, buf, left, "early")
             }
             Body::Close(inner) => inner.read(buf),
             Body::Chunked { inner, left, done } => {
@@ -88,16 +98,7 @@ impl<R: BufRead> Read for Body<R> {
                         return Ok(0);
                     }
                 }
-                let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
-                let n = inner.read(&mut buf[..want])?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "daemon closed the connection mid-chunk",
-                    ));
-                }
-                *left -= n as u64;
-                Ok(n)
+                read_limited(inner, buf, left, "mid-chunk")
             }
         }
     }
