@@ -103,7 +103,10 @@ pub fn output_paths(plan: &OutputPlan, layer: &Layer) -> (PathBuf, Option<PathBu
 }
 
 fn cache_key(dir: &Path, max_disk_size: u64, diff_id: &Digest) -> PathBuf {
-    dir.join(format!("ext4-{}G", max_disk_size >> 30))
+    // The tool version is part of the key: a release that changed the
+    // output must not reuse an older result.
+    dir.join(format!("v{}", env!("CARGO_PKG_VERSION")))
+        .join(format!("ext4-{}G", max_disk_size >> 30))
         .join(format!("{}-{}.roothash", diff_id.algorithm, diff_id.hex))
 }
 
