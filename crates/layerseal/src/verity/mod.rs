@@ -125,6 +125,14 @@ pub fn hex_lower(b: &[u8]) -> String {
 /// block, `digest_len` bytes each, in block order.
 pub fn build_tree(params: &Params, level0: &[u8], data_blocks: u64) -> Tree {
     let dlen = params.algorithm.digest_len();
+    // One data block needs no hash level: its digest is the root.
+    if data_blocks <= 1 {
+        return Tree {
+            bytes: Vec::new(),
+            root: level0[..dlen.min(level0.len())].to_vec(),
+            data_blocks,
+        };
+    }
     let entry = params.entry_len();
     let hbs = params.hash_block_size as usize;
     // Level 0 as stored: entries padded to `entry`, blocks padded to `hbs`.
@@ -214,6 +222,12 @@ mod tests {
         // Exactly 128 blocks fit one hash block: a single level.
         let t = build_tree(&p, &vec![0u8; 128 * 32], 128);
         assert_eq!(t.bytes.len(), 4096);
+        // One block: no tree, the block's digest is the root.
+        let t = tree_of(&p, &[5u8; 4096]);
+        assert!(t.bytes.is_empty());
+        let mut d = vec![0u8; 32];
+        p.algorithm.hash_into(&p.salt, &[5u8; 4096], &mut d);
+        assert_eq!(t.root, d);
     }
 
     #[test]
