@@ -10,6 +10,7 @@
 pub mod atomic;
 pub mod check;
 pub mod compress;
+pub mod erofs;
 pub mod ext4;
 pub mod layer;
 pub mod pipeline;

@@ -1,0 +1,450 @@
+//! Traversal and jobs (erofs-mkfs-layout.md §3, §6): every inode placed by
+//! the allocator in mkfs.erofs's order, then the image written block by
+//! block into a [`BlockSink`].
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+
+use super::alloc::{Allocator, Id, Kind};
+use super::format::*;
+use super::tree::{Data, Ino, Tree, ROOT};
+use crate::sink::BlockSink;
+
+/// Where an inode ended up.
+#[derive(Debug, Clone, Copy)]
+struct Placed {
+    extent: Id,
+    offset: u64,
+}
+
+/// Data blocks to copy from the spool.
+struct SpoolRun {
+    block: u64,
+    offset: u64,
+    len: u64,
+}
+
+struct Builder<'a> {
+    tree: &'a Tree,
+    a: Allocator,
+    placed: HashMap<Ino, Placed>,
+    ino_seq: u32,
+    spool_runs: Vec<SpoolRun>,
+    /// Blocks of literal bytes outside metadata extents (symlink data).
+    literal: Vec<(u64, Vec<u8>)>,
+    any_xattr: bool,
+    /// Per inode: the record fields not known at placement (i_u for
+    /// directories, nlink) are patched when the bytes are written.
+    records: HashMap<Ino, (InodeRecord, Vec<u8>)>,
+    /// Directory tails that need their own block (not inlinable).
+    dir_tail_block: HashMap<Ino, bool>,
+    extended: HashMap<Ino, bool>,
+}
+
+fn xattrs_of(tree: &Tree, ino: Ino) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let node = &tree.inodes[ino];
+    let mut x = node.xattrs.clone();
+    if node.is_dir() && node.has_whiteouts && !x.iter().any(|(n, _)| n == b"trusted.overlay.origin")
+    {
+        x.push((b"trusted.overlay.origin".to_vec(), Vec::new()));
+    }
+    x
+}
+
+/// Sorted entries of a directory: (name, target inode), `.` and `..` included.
+fn entries(tree: &Tree, dir: Ino) -> Vec<(Vec<u8>, Ino)> {
+    let node = &tree.inodes[dir];
+    let mut v: Vec<(Vec<u8>, Ino)> = node.children.iter().map(|(n, &i)| (n.clone(), i)).collect();
+    v.push((b".".to_vec(), dir));
+    v.push((b"..".to_vec(), if dir == ROOT { ROOT } else { node.parent }));
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+impl Builder<'_> {
+    fn is_extended(&self, ino: Ino) -> bool {
+        let n = &self.tree.inodes[ino];
+        let nlink = if n.is_dir() { 2 } else { n.nlink };
+        n.size > u64::from(u32::MAX)
+            || n.uid > 65535
+            || n.gid > 65535
+            || nlink > 65535
+            || n.mtime != 0
+    }
+
+    fn dir_size(&self, ino: Ino) -> u64 {
+        let e = entries(self.tree, ino);
+        let names: Vec<&[u8]> = e.iter().map(|(n, _)| n.as_slice()).collect();
+        dir_size(&names)
+    }
+
+    /// Place an inode (record + xattr body + optional inline tail).
+    fn place(&mut self, ino: Ino, tail: u64) -> Option<Placed> {
+        let ext = self.is_extended(ino);
+        let xb = xattr_body(&xattrs_of(self.tree, ino));
+        let s = if ext { 64 } else { 32 } + xb.len() as u64;
+        let (extent, offset) = self.a.choose(s, tail)?;
+        self.ino_seq += 1;
+        self.extended.insert(ino, ext);
+        let p = Placed { extent, offset };
+        self.placed.insert(ino, p);
+        let node = &self.tree.inodes[ino];
+        if !xb.is_empty() {
+            self.any_xattr = true;
+        }
+        let rec = InodeRecord {
+            extended: ext,
+            layout: LAYOUT_PLAIN,
+            xattr_body_len: xb.len(),
+            mode: node.mode,
+            nlink: node.nlink,
+            size: node.size,
+            mtime: node.mtime,
+            nsec: node.nsec,
+            i_u: 0,
+            ino: self.ino_seq,
+            uid: node.uid,
+            gid: node.gid,
+        };
+        self.records.insert(ino, (rec, xb));
+        Some(p)
+    }
+
+    fn set(&mut self, ino: Ino, f: impl FnOnce(&mut InodeRecord)) {
+        if let Some((r, _)) = self.records.get_mut(&ino) {
+            f(r);
+        }
+    }
+
+    fn file_job(&mut self, ino: Ino) {
+        let node = &self.tree.inodes[ino];
+        match (&node.data, node.mode & S_IFMT) {
+            (Data::Spool { offset, len }, S_IFREG) => {
+                let (offset, n) = (*offset, *len);
+                let full = n / BLOCK;
+                let t = n % BLOCK;
+                let mut ext = None;
+                if full > 0 {
+                    let e = self.a.block_request(Kind::Data, full);
+                    if t > 0 {
+                        self.a.grow(e);
+                    }
+                    ext = Some(e);
+                }
+                self.place(ino, 0).expect("placement without tail");
+                if ext.is_none() && t > 0 {
+                    ext = Some(self.a.block_request(Kind::Data, 1));
+                }
+                let e = ext.expect("data extent");
+                let start = self.a.addr(e);
+                self.set(ino, |r| r.i_u = start as u32);
+                self.spool_runs.push(SpoolRun {
+                    block: start,
+                    offset,
+                    len: n,
+                });
+                self.a.drop_extent(e);
+            }
+            (Data::Link(target), S_IFLNK) => {
+                let target = target.clone();
+                let l = target.len() as u64;
+                let full = l / BLOCK;
+                let t = l % BLOCK;
+                let mut ext = if full > 0 {
+                    Some(self.a.block_request(Kind::Data, full))
+                } else {
+                    None
+                };
+                let tail_start = (full * BLOCK) as usize;
+                if t == 0 {
+                    self.place(ino, 0).expect("placement");
+                } else if let Some(p) = self.place(ino, t) {
+                    self.set(ino, |r| r.layout = LAYOUT_INLINE);
+                    let (_, xb) = &self.records[&ino];
+                    let isz = if self.extended[&ino] { 64 } else { 32 } + xb.len() as u64;
+                    self.a
+                        .write(p.extent, p.offset + isz, &target[tail_start..]);
+                } else {
+                    if let Some(e) = ext {
+                        self.a.grow(e);
+                    }
+                    self.place(ino, 0).expect("placement");
+                    if ext.is_none() {
+                        ext = Some(self.a.block_request(Kind::Data, 1));
+                    }
+                }
+                match ext {
+                    Some(e) => {
+                        let start = self.a.addr(e);
+                        self.set(ino, |r| r.i_u = start as u32);
+                        let layout_inline = self.records[&ino].0.layout == LAYOUT_INLINE;
+                        let upto = if layout_inline {
+                            tail_start
+                        } else {
+                            target.len()
+                        };
+                        let mut bytes = target[..upto].to_vec();
+                        bytes.resize(
+                            (bytes.len() as u64).div_ceil(BLOCK) as usize * BLOCK as usize,
+                            0,
+                        );
+                        self.literal.push((start, bytes));
+                        self.a.drop_extent(e);
+                    }
+                    None => {
+                        if self.records[&ino].0.layout == LAYOUT_INLINE {
+                            self.set(ino, |r| r.i_u = u32::MAX);
+                        } else if l == 0 {
+                            self.set(ino, |r| r.i_u = u32::MAX);
+                        }
+                    }
+                }
+            }
+            _ => {
+                self.place(ino, 0).expect("placement");
+                let rdev = node.rdev;
+                self.set(ino, |r| r.i_u = rdev);
+            }
+        }
+    }
+
+    fn dir_inode_job(&mut self, ino: Ino) {
+        let size = self.dir_size(ino);
+        let t = size % BLOCK;
+        if t == 0 {
+            self.place(ino, 0).expect("placement");
+            self.dir_tail_block.insert(ino, false);
+        } else if self.place(ino, t).is_some() {
+            self.set(ino, |r| r.layout = LAYOUT_INLINE);
+            self.dir_tail_block.insert(ino, false);
+        } else {
+            self.place(ino, 0).expect("placement");
+            self.dir_tail_block.insert(ino, true);
+        }
+        self.set(ino, |r| r.size = size);
+    }
+
+    fn dir_data_job(&mut self, ino: Ino) {
+        let size = self.records[&ino].0.size;
+        let full = size / BLOCK;
+        let ext = if full > 0 {
+            Some(self.a.block_request(Kind::Meta, full))
+        } else {
+            None
+        };
+        let list = entries(self.tree, ino);
+        let mut with_nids: Vec<(Vec<u8>, u64, u8)> = Vec::with_capacity(list.len());
+        for (name, target) in &list {
+            let p = self.placed[target];
+            let nid = self.a.nid(p.extent, p.offset);
+            with_nids.push((name.clone(), nid, file_type(self.tree.inodes[*target].mode)));
+        }
+        let refs: Vec<(&[u8], u64, u8)> = with_nids
+            .iter()
+            .map(|(n, nid, t)| (n.as_slice(), *nid, *t))
+            .collect();
+        let bytes = dir_blocks(&refs, size);
+        let tail = (size % BLOCK) as usize;
+        let full_bytes = (full * BLOCK) as usize;
+        let inline = self.records[&ino].0.layout == LAYOUT_INLINE;
+        let mut ext = ext;
+        if tail > 0 && !inline {
+            match ext {
+                Some(e) => self.a.grow(e),
+                None => ext = Some(self.a.block_request(Kind::Meta, 1)),
+            }
+        }
+        if let Some(e) = ext {
+            let start = self.a.addr(e);
+            self.set(ino, |r| r.i_u = start as u32);
+            let upto = if inline { full_bytes } else { bytes.len() };
+            self.a.write(e, 0, &bytes[..upto]);
+            self.a.drop_extent(e);
+        } else {
+            self.set(ino, |r| r.i_u = u32::MAX);
+        }
+        if inline && tail > 0 {
+            let p = self.placed[&ino];
+            let (_, xb) = &self.records[&ino];
+            let isz = if self.extended[&ino] { 64 } else { 32 } + xb.len() as u64;
+            self.a.write(p.extent, p.offset + isz, &bytes[full_bytes..]);
+        }
+    }
+
+    fn visit(&mut self, ino: Ino) {
+        if self.tree.inodes[ino].is_dir() {
+            self.dir_inode_job(ino);
+        } else {
+            self.file_job(ino);
+        }
+    }
+
+    fn run(&mut self) {
+        self.visit(ROOT);
+        let p = self.placed[&ROOT];
+        self.a.nid(p.extent, p.offset);
+        let mut visited = std::collections::HashSet::new();
+        visited.insert(ROOT);
+        let mut stack = vec![ROOT];
+        while !stack.is_empty() {
+            let dir = stack.remove(0);
+            let mut newdirs = Vec::new();
+            let kids: Vec<Ino> = self.tree.inodes[dir].children.values().copied().collect();
+            for child in kids {
+                if !visited.insert(child) {
+                    continue;
+                }
+                self.visit(child);
+                if self.tree.inodes[child].is_dir() {
+                    newdirs.push(child);
+                }
+            }
+            newdirs.extend(stack);
+            stack = newdirs;
+            self.dir_data_job(dir);
+        }
+        self.a.map_all();
+    }
+}
+
+/// Summary of a written image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErofsSummary {
+    pub blocks: u64,
+    pub inodes: u32,
+}
+
+/// Lay out `tree` and write the image into `sink`.
+pub fn write<S: BlockSink>(
+    tree: &Tree,
+    mut sink: S,
+    uuid: [u8; 16],
+) -> std::io::Result<(S, ErofsSummary)> {
+    let mut b = Builder {
+        tree,
+        a: Allocator::new(),
+        placed: HashMap::new(),
+        ino_seq: 0,
+        spool_runs: Vec::new(),
+        literal: Vec::new(),
+        any_xattr: false,
+        records: HashMap::new(),
+        dir_tail_block: HashMap::new(),
+        extended: HashMap::new(),
+    };
+    b.run();
+    // Final nlink for directories: 2 + subdirectory entries.
+    let dirs: Vec<Ino> = b
+        .records
+        .keys()
+        .copied()
+        .filter(|&i| tree.inodes[i].is_dir())
+        .collect();
+    for d in dirs {
+        let subdirs = tree.inodes[d]
+            .children
+            .values()
+            .filter(|&&c| tree.inodes[c].is_dir())
+            .count() as u32;
+        let ext = b.extended[&d];
+        b.set(d, |r| {
+            r.nlink = if !ext && 2 + subdirs > 65535 {
+                1
+            } else {
+                2 + subdirs
+            }
+        });
+    }
+    // Inode records into their extents.
+    let recs: Vec<(Ino, Vec<u8>)> = b
+        .records
+        .iter()
+        .map(|(&i, (r, xb))| (i, [r.encode(), xb.clone()].concat()))
+        .collect();
+    for (i, bytes) in recs {
+        let p = b.placed[&i];
+        b.a.write(p.extent, p.offset, &bytes);
+    }
+    let total = b.a.tail;
+    let compat = 1 | 2 | if b.any_xattr { 4 } else { 0 };
+    let sb = Superblock {
+        compat,
+        root_nid: {
+            let p = b.placed[&ROOT];
+            ((b.a.addr(p.extent) * BLOCK + p.offset) / 32) as u16
+        },
+        inos: u64::from(b.ino_seq),
+        epoch: 0,
+        blocks: total as u32,
+        uuid,
+        volume_name: tree.volume_name,
+    };
+    // Assemble the image in block order.
+    enum Src<'a> {
+        Bytes(&'a [u8]),
+        Spool(u64, u64),
+    }
+    let mut regions: Vec<(u64, u64, Src)> = Vec::new(); // (block, blocks, source)
+    let mut block0 = vec![0u8; BLOCK as usize];
+    for id in b.a.mapped() {
+        let e = &b.a.extents[id];
+        if e.blocks() == 0 || e.kind != Kind::Meta {
+            continue;
+        }
+        let addr = e.addr.expect("mapped");
+        if addr == 0 {
+            let n = e.bytes.len().min(BLOCK as usize);
+            block0[..n].copy_from_slice(&e.bytes[..n]);
+            if e.bytes.len() > BLOCK as usize {
+                regions.push((1, e.blocks() - 1, Src::Bytes(&e.bytes[BLOCK as usize..])));
+            } else if e.blocks() > 1 {
+                regions.push((1, e.blocks() - 1, Src::Bytes(&[])));
+            }
+            continue;
+        }
+        regions.push((addr, e.blocks(), Src::Bytes(&e.bytes)));
+    }
+    for r in &b.spool_runs {
+        regions.push((r.block, r.len.div_ceil(BLOCK), Src::Spool(r.offset, r.len)));
+    }
+    for (blk, bytes) in &b.literal {
+        regions.push((*blk, bytes.len() as u64 / BLOCK, Src::Bytes(bytes)));
+    }
+    regions.sort_by_key(|r| r.0);
+    seal_block0(&mut block0, &sb);
+    sink.reserve_leading(0)?;
+    sink.append(&block0)?;
+    let mut cursor = 1u64;
+    let mut spool = tree.spool.try_clone()?;
+    for (blk, n, src) in regions {
+        if blk < cursor {
+            return Err(std::io::Error::other(format!(
+                "erofs layout overlap at block {blk}"
+            )));
+        }
+        sink.append_zeros((blk - cursor) * BLOCK)?;
+        match src {
+            Src::Bytes(bytes) => {
+                sink.append(bytes)?;
+                sink.append_zeros(n * BLOCK - bytes.len() as u64)?;
+            }
+            Src::Spool(offset, len) => {
+                spool.seek(SeekFrom::Start(offset))?;
+                let got = sink.append_from(&mut (&mut spool).take(len), len)?;
+                if got != len {
+                    return Err(std::io::Error::other("spool file shorter than recorded"));
+                }
+                sink.append_zeros(n * BLOCK - len)?;
+            }
+        }
+        cursor = blk + n;
+    }
+    sink.append_zeros(total.saturating_sub(cursor) * BLOCK)?;
+    Ok((
+        sink,
+        ErofsSummary {
+            blocks: total,
+            inodes: b.ino_seq,
+        },
+    ))
+}
