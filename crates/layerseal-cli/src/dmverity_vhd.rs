@@ -235,6 +235,7 @@ fn tar2hashed(p: &goflag::Parsed, g: &Globals) -> Result<(), Failure> {
             ..Outputs::default()
         },
         threads: 0,
+        ..LayerOptions::default()
     };
     convert_layer(input, &opts).map_err(|e| layer_failure(e, g.verbose, ""))?;
     Ok(())
@@ -288,6 +289,7 @@ fn create(
             vhd: true,
         },
         threads: 0,
+        ..LayerOptions::default()
     };
     convert_layer(reader, &opts).map_err(|e| {
         layer_failure(
@@ -377,6 +379,8 @@ fn create_image(
         dir: out_dir.to_path_buf(),
         hash_device: p.bool("hash-dev-vhd"),
         vhd: true,
+        erofs: false,
+        containerd_cache: false,
     };
     let opts = ImageOptions {
         outputs: Some(plan),

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use layerseal::check::{check_image, CheckError};
 use layerseal::ext4::LAYOUT_128G;
-use layerseal::layer::{convert_layer, LayerError, LayerOptions, Outputs};
+use layerseal::layer::{convert_layer, ErofsUuid, FsFormat, LayerError, LayerOptions, Outputs};
 use layerseal::pipeline::{
     convert_image, convert_reference, ImageOptions, LayerResult, OutputPlan,
 };
@@ -46,6 +46,43 @@ struct Cli {
 enum Format {
     /// ext4 as hcsshim's tar2ext4 writes it (dm-verity appended).
     Ext4,
+    /// EROFS as mkfs.erofs 1.9.3 writes it for containerd (dm-verity appended,
+    /// FILE.dmverity sidecar).
+    Erofs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum UuidFrom {
+    /// The layer blob's digest as given (what containerd's differ uses).
+    Blob,
+    /// The diff_id (what containerd's image converter uses).
+    Diffid,
+}
+
+/// Parse a UUID written with or without dashes.
+fn parse_uuid(s: &str) -> Result<[u8; 16], String> {
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    let bytes = hex::decode(&hex).map_err(|_| format!("not a UUID: {s:?}"))?;
+    bytes
+        .try_into()
+        .map_err(|_| format!("not a UUID (16 bytes): {s:?}"))
+}
+
+impl Format {
+    fn fs(self) -> FsFormat {
+        match self {
+            Format::Ext4 => FsFormat::Ext4,
+            Format::Erofs => FsFormat::Erofs,
+        }
+    }
+}
+
+fn erofs_uuid(from: UuidFrom, fixed: Option<[u8; 16]>) -> ErofsUuid {
+    match (fixed, from) {
+        (Some(u), _) => ErofsUuid::Fixed(u),
+        (None, UuidFrom::Blob) => ErofsUuid::BlobDigest,
+        (None, UuidFrom::Diffid) => ErofsUuid::DiffId,
+    }
 }
 
 #[derive(Subcommand)]
@@ -77,6 +114,15 @@ enum Command {
         /// Hashing threads (0 = all cores).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// EROFS UUID source: uuid5(URL, "erofs:blobs/" + digest) of the blob or the diff_id.
+        #[arg(long, value_enum, default_value = "blob")]
+        uuid_from: UuidFrom,
+        /// EROFS UUID to use instead.
+        #[arg(long, value_parser = parse_uuid)]
+        erofs_uuid: Option<[u8; 16]>,
+        /// dm-verity superblock UUID (default: derived from the root hash).
+        #[arg(long, value_parser = parse_uuid)]
+        verity_uuid: Option<[u8; 16]>,
         /// Print a JSON object instead of the bare root hash.
         #[arg(long)]
         json: bool,
@@ -103,9 +149,13 @@ enum Command {
         /// Put each hash tree in its own OUT/<blob path>.hash-dev.vhd.
         #[arg(long)]
         hash_dev: bool,
-        /// Write raw images (.img) instead of VHDs.
+        /// Write raw images (.img) instead of VHDs (ext4).
         #[arg(long)]
         raw: bool,
+        /// With --format erofs: lay files out as containerd's layer content
+        /// cache expects (OUT/sha256/<xx>/<diffID>.erofs + .erofs.dmverity).
+        #[arg(long)]
+        containerd_cache: bool,
         #[command(flatten)]
         common: ImageArgs,
         #[arg(long)]
@@ -158,6 +208,12 @@ struct ImageArgs {
     /// Do not read or write the root-hash cache (keyed by diff_id).
     #[arg(long)]
     no_cache: bool,
+    /// Filesystem format.
+    #[arg(long, value_enum, default_value = "ext4")]
+    format: Format,
+    /// EROFS UUID source (containerd's differ: blob; its converter: diffid).
+    #[arg(long, value_enum, default_value = "blob")]
+    uuid_from: UuidFrom,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -254,6 +310,8 @@ fn image_options(image: &Image, c: &ImageArgs) -> (ImageOptions, Option<indicati
             default_cache_dir()
         },
         progress,
+        format: c.format.fs(),
+        erofs_uuid: erofs_uuid(c.uuid_from, None),
     };
     (opts, multi)
 }
@@ -281,6 +339,8 @@ fn run_image(
             jobs: common.jobs,
             cache,
             progress: None,
+            format: common.format.fs(),
+            erofs_uuid: erofs_uuid(common.uuid_from, None),
         };
         let layers = convert_reference(&r, &platform, &common.registry.options(), &opts)?;
         return Ok((layers, None, None));
@@ -386,11 +446,14 @@ fn run(cli: Cli) -> Result<i32, String> {
         Command::Layer {
             tar,
             output,
-            format: Format::Ext4,
+            format,
             vhd,
             hash_dev,
             max_disk_size,
             threads,
+            uuid_from,
+            erofs_uuid: fixed_uuid,
+            verity_uuid,
             json,
         } => {
             let file = File::open(&tar).map_err(|e| format!("{}: {e}", tar.display()))?;
@@ -403,6 +466,9 @@ fn run(cli: Cli) -> Result<i32, String> {
                     vhd,
                 },
                 threads,
+                format: format.fs(),
+                erofs_uuid: erofs_uuid(uuid_from, fixed_uuid),
+                verity_uuid,
             };
             let result = convert_layer(bar.wrap_read(file), &opts);
             bar.finish_and_clear();
@@ -416,7 +482,7 @@ fn run(cli: Cli) -> Result<i32, String> {
             if json {
                 let v = json!({
                     "root_hash": r.root_hash,
-                    "format": "ext4",
+                    "format": match format { Format::Ext4 => "ext4", Format::Erofs => "erofs" },
                     "input": tar,
                     "compression": r.compression.name(),
                     "max_disk_size": max_disk_size,
@@ -456,14 +522,18 @@ fn run(cli: Cli) -> Result<i32, String> {
             out_dir,
             hash_dev,
             raw,
+            containerd_cache,
             common,
             json,
         } => {
             std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+            let erofs = matches!(common.format, Format::Erofs);
             let plan = OutputPlan {
                 dir: out_dir.clone(),
                 hash_device: hash_dev,
-                vhd: !raw,
+                vhd: !raw && !erofs,
+                erofs,
+                containerd_cache,
             };
             let (layers, _, _) = run_image(&image, &common, Some(plan))?;
             if json {

@@ -26,13 +26,39 @@ pub struct Outputs {
     pub vhd: bool,
 }
 
+/// Which filesystem to build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FsFormat {
+    /// ext4 as hcsshim's tar2ext4 writes it.
+    #[default]
+    Ext4,
+    /// EROFS as mkfs.erofs 1.9.3 writes it for containerd.
+    Erofs,
+}
+
+/// Where an EROFS image's UUID comes from (containerd derives it as
+/// uuid5(URL, "erofs:blobs/" + digest)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErofsUuid {
+    /// The digest of the layer as given (compressed or not), as the differ.
+    #[default]
+    BlobDigest,
+    /// The diff_id (uncompressed digest), as the image converter.
+    DiffId,
+    Fixed([u8; 16]),
+}
+
 #[derive(Debug, Clone)]
 pub struct LayerOptions {
-    /// Metadata reservation (compactext4 `MaximumDiskSize`).
+    /// Metadata reservation (compactext4 `MaximumDiskSize`; ext4 only).
     pub max_disk_size: u64,
     pub outputs: Outputs,
     /// Hashing threads; 0 = all cores.
     pub threads: usize,
+    pub format: FsFormat,
+    pub erofs_uuid: ErofsUuid,
+    /// The dm-verity superblock UUID (default: derived from the root hash).
+    pub verity_uuid: Option<[u8; 16]>,
 }
 
 impl Default for LayerOptions {
@@ -41,8 +67,18 @@ impl Default for LayerOptions {
             max_disk_size: ext4::LAYOUT_128G,
             outputs: Outputs::default(),
             threads: 0,
+            format: FsFormat::Ext4,
+            erofs_uuid: ErofsUuid::BlobDigest,
+            verity_uuid: None,
         }
     }
+}
+
+/// The digests an EROFS UUID may be derived from, known once the layer
+/// stream has been read to its end.
+pub struct StreamDigests<'a> {
+    pub blob: &'a dyn Fn() -> crate::source::Digest,
+    pub diff_id: &'a dyn Fn() -> crate::source::Digest,
 }
 
 /// What a conversion produced.
@@ -70,6 +106,8 @@ pub enum LayerError {
     Input(io::Error),
     #[error("{0}")]
     Verification(String),
+    #[error("{0}")]
+    Erofs(String),
     #[error("compressed layer stream is corrupt: {0} (found after the end of the tar archive)")]
     Trailing(io::Error),
 }
@@ -79,6 +117,17 @@ fn out_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> LayerError + '_ 
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// Read the stream to its end (it checks the gzip/zstd checksums — a
+/// corrupt byte may otherwise decode to plausible tar data — and is what a
+/// diff_id covers), then run the caller's checks.
+fn drain_and_check<R: Read>(
+    tar: &mut R,
+    check: &dyn Fn() -> Result<(), String>,
+) -> Result<(), LayerError> {
+    io::copy(tar, &mut io::sink()).map_err(LayerError::Trailing)?;
+    check().map_err(LayerError::Verification)
 }
 
 /// A stream that gives back the first block after it was peeked.
@@ -119,8 +168,15 @@ pub fn convert_layer<R: Read + Send>(
     input: R,
     opts: &LayerOptions,
 ) -> Result<LayerReport, LayerError> {
+    use crate::source::digest::ThreadMeasured;
+    let (input, blob) = ThreadMeasured::new(input);
     let (compression, stream) = compress::open(input).map_err(LayerError::Input)?;
-    let mut report = convert_tar(stream, opts)?;
+    let (stream, diff) = ThreadMeasured::new(stream);
+    let digests = StreamDigests {
+        blob: &|| blob.finish().0,
+        diff_id: &|| diff.finish().0,
+    };
+    let mut report = convert_tar_checked(stream, opts, &|| Ok(()), Some(&digests))?;
     report.compression = compression;
     Ok(report)
 }
@@ -128,7 +184,7 @@ pub fn convert_layer<R: Read + Send>(
 /// Convert an already decompressed tar stream. The stream is read to its
 /// end (what a diff_id covers), so a caller hashing it sees every byte.
 pub fn convert_tar<R: Read>(stream: R, opts: &LayerOptions) -> Result<LayerReport, LayerError> {
-    convert_tar_checked(stream, opts, &|| Ok(()))
+    convert_tar_checked(stream, opts, &|| Ok(()), None)
 }
 
 /// [`convert_tar`], calling `check` after the stream was read to its end
@@ -137,6 +193,7 @@ pub fn convert_tar_checked<R: Read>(
     mut stream: R,
     opts: &LayerOptions,
     check: &dyn Fn() -> Result<(), String>,
+    digests: Option<&StreamDigests>,
 ) -> Result<LayerReport, LayerError> {
     let mut head = vec![0u8; 512];
     let mut n = 0;
@@ -181,12 +238,37 @@ pub fn convert_tar_checked<R: Read>(
     };
     let sink =
         HashingSink::new(params.clone(), sink_file, opts.threads).map_err(LayerError::Input)?;
-    let (sink, summary) = ext4::convert(&mut tar, sink, opts.max_disk_size)?;
-    // Read to the end of the stream: it checks the gzip/zstd checksums
-    // (a corrupt byte may otherwise decode to plausible tar data) and is
-    // what a diff_id covers.
-    io::copy(&mut tar, &mut io::sink()).map_err(LayerError::Trailing)?;
-    check().map_err(LayerError::Verification)?;
+    let (sink, image_blocks) = match opts.format {
+        FsFormat::Ext4 => {
+            let (sink, summary) = ext4::convert(&mut tar, sink, opts.max_disk_size)?;
+            drain_and_check(&mut tar, check)?;
+            (sink, summary.blocks)
+        }
+        FsFormat::Erofs => {
+            // EROFS lays data out in traversal order: read the whole tar
+            // first, then write the image.
+            let (tree, _) = crate::erofs::tree::Tree::from_tar(&mut tar)
+                .map_err(|e| LayerError::Erofs(e.to_string()))?;
+            drain_and_check(&mut tar, check)?;
+            let uuid = match (opts.erofs_uuid, digests) {
+                (ErofsUuid::Fixed(u), _) => u,
+                (ErofsUuid::BlobDigest, Some(d)) => {
+                    crate::erofs::uuid5_url(&format!("erofs:blobs/{}", (d.blob)()))
+                }
+                (ErofsUuid::DiffId, Some(d)) => {
+                    crate::erofs::uuid5_url(&format!("erofs:blobs/{}", (d.diff_id)()))
+                }
+                (_, None) => {
+                    return Err(LayerError::Erofs(
+                        "no digest to derive the EROFS UUID from".into(),
+                    ))
+                }
+            };
+            let (sink, summary) =
+                crate::erofs::build::write(&tree, sink, uuid).map_err(LayerError::Input)?;
+            (sink, summary.blocks)
+        }
+    };
     let level0 = sink.finish().map_err(|e| match &image {
         Some(f) => LayerError::Output {
             path: f.target().to_path_buf(),
@@ -195,8 +277,10 @@ pub fn convert_tar_checked<R: Read>(
         None => LayerError::Input(e),
     })?;
     let tree = verity::build_tree(&params, &level0.digests, level0.blocks);
-    let image_size = summary.blocks * BLOCK as u64;
-    let verity_uuid = verity::derive_uuid("dm-verity superblock", &tree.root);
+    let image_size = image_blocks * BLOCK as u64;
+    let verity_uuid = opts
+        .verity_uuid
+        .unwrap_or_else(|| verity::derive_uuid("dm-verity superblock", &tree.root));
     let sb = Superblock {
         hash_type: 1,
         uuid: verity_uuid,
@@ -239,9 +323,32 @@ pub fn convert_tar_checked<R: Read>(
                 .map_err(out_err(h.target()))?;
         }
     }
+    // containerd's sidecar: FILE.dmverity = {"roothash", "hashoffset"}.
+    let sidecar = match (&image, opts.format) {
+        (Some(f), FsFormat::Erofs) => {
+            let mut name = f.target().as_os_str().to_os_string();
+            name.push(".dmverity");
+            let path = std::path::PathBuf::from(name);
+            let side = AtomicFile::create(&path).map_err(out_err(&path))?;
+            let hash_offset = if hash_dev.is_some() { 0 } else { image_size };
+            let text = format!(
+                "{{\n  \"roothash\": \"{}\",\n  \"hashoffset\": {hash_offset}\n}}",
+                tree.root_hex()
+            );
+            side.file()
+                .write_all_at(text.as_bytes(), 0)
+                .map_err(out_err(&path))?;
+            Some(side)
+        }
+        _ => None,
+    };
     if let Some(f) = image {
         let target = f.target().to_path_buf();
         f.commit().map_err(out_err(&target))?;
+    }
+    if let Some(side) = sidecar {
+        let target = side.target().to_path_buf();
+        side.commit().map_err(out_err(&target))?;
     }
     if let Some(h) = hash_dev {
         let target = h.target().to_path_buf();

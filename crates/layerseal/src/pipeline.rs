@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::compress::{self, Compression};
-use crate::layer::{convert_tar_checked, LayerError, LayerOptions, Outputs};
+use crate::layer::{
+    convert_tar_checked, ErofsUuid, FsFormat, LayerError, LayerOptions, Outputs, StreamDigests,
+};
 use crate::source::digest::ThreadMeasured;
 use crate::source::{Digest, Image, Layer};
 
@@ -18,6 +20,10 @@ pub struct OutputPlan {
     /// Separate hash-device VHDs (`--hash-dev-vhd`).
     pub hash_device: bool,
     pub vhd: bool,
+    /// EROFS images (`.erofs` names).
+    pub erofs: bool,
+    /// Lay files out as containerd's layer content cache expects.
+    pub containerd_cache: bool,
 }
 
 #[derive(Clone)]
@@ -30,6 +36,8 @@ pub struct ImageOptions {
     pub cache: Option<PathBuf>,
     /// Called with (layer index, compressed bytes read so far).
     pub progress: Option<Arc<dyn Fn(usize, u64) + Send + Sync>>,
+    pub format: FsFormat,
+    pub erofs_uuid: ErofsUuid,
 }
 
 impl ImageOptions {
@@ -48,6 +56,9 @@ impl ImageOptions {
                 vhd: self.outputs.as_ref().is_some_and(|p| p.vhd),
             },
             threads,
+            format: self.format,
+            erofs_uuid: self.erofs_uuid,
+            verity_uuid: None,
         }
     }
 }
@@ -60,6 +71,8 @@ impl Default for ImageOptions {
             jobs: 0,
             cache: None,
             progress: None,
+            format: FsFormat::Ext4,
+            erofs_uuid: ErofsUuid::BlobDigest,
         }
     }
 }
@@ -93,7 +106,23 @@ pub fn sanitise(name: &str) -> String {
 /// File names dmverity-vhd uses: `<diffid hex>.vhd`, and for the hash
 /// device the sanitised blob path (`blobs_sha256_<hex>.hash-dev.vhd`).
 pub fn output_paths(plan: &OutputPlan, layer: &Layer) -> (PathBuf, Option<PathBuf>) {
-    let ext = if plan.vhd { "vhd" } else { "img" };
+    let ext = if plan.vhd {
+        "vhd"
+    } else if plan.erofs {
+        "erofs"
+    } else {
+        "img"
+    };
+    if plan.containerd_cache {
+        // containerd's layer content cache: sha256/<xx>/<diffID>.erofs
+        let hex = &layer.diff_id.hex;
+        let data = plan
+            .dir
+            .join(&layer.diff_id.algorithm)
+            .join(&hex[..2])
+            .join(format!("{hex}.{ext}"));
+        return (data, None);
+    }
     let data = plan.dir.join(format!("{}.{ext}", layer.diff_id.hex));
     let hash = plan.hash_device.then(|| {
         plan.dir
@@ -102,22 +131,30 @@ pub fn output_paths(plan: &OutputPlan, layer: &Layer) -> (PathBuf, Option<PathBu
     (data, hash)
 }
 
-fn cache_key(dir: &Path, max_disk_size: u64, diff_id: &Digest) -> PathBuf {
+fn cache_key(dir: &Path, layout: &str, diff_id: &Digest) -> PathBuf {
     // The tool version is part of the key: a release that changed the
     // output must not reuse an older result.
     dir.join(format!("v{}", env!("CARGO_PKG_VERSION")))
-        .join(format!("ext4-{}G", max_disk_size >> 30))
+        .join(layout)
         .join(format!("{}-{}.roothash", diff_id.algorithm, diff_id.hex))
 }
 
-fn cache_get(dir: &Path, max: u64, diff_id: &Digest) -> Option<String> {
-    let s = std::fs::read_to_string(cache_key(dir, max, diff_id)).ok()?;
+/// What a cached root depends on besides the layer: format and layout.
+fn cache_layout(opts: &ImageOptions) -> String {
+    match opts.format {
+        FsFormat::Ext4 => format!("ext4-{}G", opts.max_disk_size >> 30),
+        FsFormat::Erofs => format!("erofs-uuid-{:?}", opts.erofs_uuid).to_lowercase(),
+    }
+}
+
+fn cache_get(dir: &Path, layout: &str, diff_id: &Digest) -> Option<String> {
+    let s = std::fs::read_to_string(cache_key(dir, layout, diff_id)).ok()?;
     let s = s.trim();
     (s.len() == 64 && s.bytes().all(|c| c.is_ascii_hexdigit())).then(|| s.to_string())
 }
 
-fn cache_put(dir: &Path, max: u64, diff_id: &Digest, root: &str) {
-    let path = cache_key(dir, max, diff_id);
+fn cache_put(dir: &Path, layout: &str, diff_id: &Digest, root: &str) {
+    let path = cache_key(dir, layout, diff_id);
     if let Some(parent) = path.parent() {
         if std::fs::create_dir_all(parent).is_ok() {
             if let Ok(f) = crate::atomic::AtomicFile::create(&path) {
@@ -164,7 +201,7 @@ fn convert_one(
     };
     if opts.outputs.is_none() {
         if let Some(dir) = &opts.cache {
-            if let Some(root) = cache_get(dir, opts.max_disk_size, &layer.diff_id) {
+            if let Some(root) = cache_get(dir, &cache_layout(opts), &layer.diff_id) {
                 return Ok(LayerResult {
                     index: layer.index,
                     diff_id: layer.diff_id.clone(),
@@ -235,7 +272,21 @@ fn convert_one(
         }
         Ok(())
     };
-    let report = convert_tar_checked(decoded, &lopts, &check).map_err(|e| {
+    // containerd's differ names EROFS images after the blob digest; an
+    // archive without one (legacy docker-archive) has uncompressed layers,
+    // whose blob digest is the diff_id.
+    let blob_digest = || {
+        layer
+            .digest
+            .clone()
+            .unwrap_or_else(|| layer.diff_id.clone())
+    };
+    let diff_id = || layer.diff_id.clone();
+    let digests = StreamDigests {
+        blob: &blob_digest,
+        diff_id: &diff_id,
+    };
+    let report = convert_tar_checked(decoded, &lopts, &check, Some(&digests)).map_err(|e| {
         fail(match e {
             LayerError::Convert(c) => format!("failed to convert tar to ext4: {}", c.detailed()),
             other => other.to_string(),
@@ -243,7 +294,7 @@ fn convert_one(
     })?;
     if opts.outputs.is_none() {
         if let Some(dir) = &opts.cache {
-            cache_put(dir, opts.max_disk_size, &layer.diff_id, &report.root_hash);
+            cache_put(dir, &cache_layout(opts), &layer.diff_id, &report.root_hash);
         }
     }
     Ok(LayerResult {

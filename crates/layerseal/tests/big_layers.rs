@@ -118,6 +118,47 @@ fn check(name: &str) {
     );
 }
 
+/// The same layers as EROFS: root hash as mkfs.erofs + containerd give.
+fn check_erofs(name: &str) {
+    use layerseal::layer::{ErofsUuid, FsFormat};
+    let exp: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::data_dir().join("erofs-expected.json")).unwrap(),
+    )
+    .unwrap();
+    let e = &exp["layers"][name];
+    let hex: String = e["erofs_uuid"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
+    let uuid: [u8; 16] = hex::decode(hex).unwrap().try_into().unwrap();
+    let opts = LayerOptions {
+        format: FsFormat::Erofs,
+        erofs_uuid: ErofsUuid::Fixed(uuid),
+        ..LayerOptions::default()
+    };
+    let report = convert_layer(TarStream::new(layer(name)), &opts).unwrap();
+    assert_eq!(
+        report.root_hash,
+        e["full_T0"]["dmverity"]["root_hash"].as_str().unwrap(),
+        "{name}: erofs root"
+    );
+    assert_eq!(
+        report.image_size,
+        e["full_T0"]["erofs_size"].as_u64().unwrap(),
+        "{name}: erofs size"
+    );
+}
+
+#[test]
+fn large_and_huge_layers_as_erofs() {
+    if enabled("large.tar / huge.tar EROFS vectors") {
+        check_erofs("large.tar");
+        check_erofs("huge.tar");
+    }
+}
+
 #[test]
 fn pyrandom_matches_python() {
     // python3 -c 'import random; print(random.Random(7).randbytes(10).hex())'

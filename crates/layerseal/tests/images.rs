@@ -242,6 +242,8 @@ fn create_writes_diff_id_named_vhds() {
             dir: out.clone(),
             hash_device: true,
             vhd: true,
+            erofs: false,
+            containerd_cache: false,
         }),
         ..ImageOptions::default()
     };
@@ -463,6 +465,8 @@ fn docker_archives_read_as_one_stream() {
                 dir: out.clone(),
                 hash_device: false,
                 vhd: true,
+                erofs: false,
+                containerd_cache: false,
             }),
             ..ImageOptions::default()
         };
@@ -508,6 +512,8 @@ fn docker_archives_read_as_one_stream() {
             dir: out.clone(),
             hash_device: true,
             vhd: true,
+            erofs: false,
+            containerd_cache: false,
         }),
         ..ImageOptions::default()
     };

@@ -85,6 +85,7 @@ fn create_dir_vhd_and_tar2hashed_files_match() {
                     vhd,
                 },
                 threads: 2,
+                ..LayerOptions::default()
             };
             match e["sha256_masked"].as_str() {
                 Some(sha) => {
