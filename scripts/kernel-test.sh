@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Prove a real Linux kernel accepts a layerseal VHD through dm-verity, and
-# rejects it after one data byte is flipped. Two bounded VM boots (QEMU,
-# Debian's kernel; see testenv/kernel-verify.md).
+# Prove a real Linux kernel accepts a layerseal ext4 VHD and an EROFS image
+# through dm-verity, and rejects each after one data byte is flipped. Four
+# bounded VM boots (QEMU, Debian's kernel; see testenv/kernel-verify.md).
 #
 # Usage: scripts/kernel-test.sh [LAYERSEAL_BINARY]
 # Exit: 0 both checks as expected; 1 a check failed; 3 environment problem.
@@ -45,6 +45,24 @@ if "$kv" --image "$work/bad.vhd" --vhd --fs ext4 --verity-roothash "$root" \
     echo "kernel-test: PASS flipped byte rejected by dm-verity"; pass=$((pass+1))
 else
     echo "kernel-test: FAIL flipped byte was not rejected"; fail=$((fail+1))
+fi
+# EROFS (containerd's layout: verity tail after the image) through dm-verity.
+json=$("$bin" layer "$work/basic.tar" --format erofs -o "$work/basic.erofs" --json)
+root=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["root_hash"])')
+off=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hash_offset"])')
+if "$kv" --image "$work/basic.erofs" --fs erofs --verity-roothash "$root" \
+        --hash-offset "$off" --expect-sha256-list "$work/sums.txt" --timeout 600; then
+    echo "kernel-test: PASS EROFS image mounted through dm-verity, all files match"; pass=$((pass+1))
+else
+    echo "kernel-test: FAIL EROFS image was not accepted"; fail=$((fail+1))
+fi
+cp "$work/basic.erofs" "$work/bad.erofs"
+printf '\x55' | dd of="$work/bad.erofs" bs=1 seek=$((5*4096+100)) conv=notrunc status=none
+if "$kv" --image "$work/bad.erofs" --fs erofs --verity-roothash "$root" \
+        --hash-offset "$off" --expect-sha256-list "$work/sums.txt" --expect-verity-failure --timeout 600; then
+    echo "kernel-test: PASS flipped byte in the EROFS image rejected"; pass=$((pass+1))
+else
+    echo "kernel-test: FAIL flipped byte in the EROFS image was not rejected"; fail=$((fail+1))
 fi
 echo "kernel-test: $pass passed, $fail failed"
 [ "$fail" = 0 ]

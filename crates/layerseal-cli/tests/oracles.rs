@@ -231,3 +231,115 @@ fn qemu_img_reads_the_vhd_size() {
         assert_eq!(v["virtual-size"].as_u64(), Some(len - 512), "{name}: {v}");
     }
 }
+
+fn erofs_expected() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(data().join("erofs-expected.json")).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn fsck_erofs_accepts_and_the_kernel_lists_what_mkfs_images_show() {
+    let Some(fsck) = tool("fsck.erofs", "erofs-utils") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let exp = erofs_expected();
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
+    let listing = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testenv/fs-listing.py");
+    let mut mounted = 0;
+    for name in LAYERS.iter().chain(["unordered.tar"].iter()) {
+        let img = format!("{name}.erofs");
+        fixture(dir.path(), name);
+        let o = Command::new(env!("CARGO_BIN_EXE_layerseal"))
+            .args(["layer", name, "--format", "erofs", "-o", &img])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = Command::new(&fsck)
+            .arg(&img)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{name}: fsck.erofs: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        if !is_root {
+            continue;
+        }
+        let mnt = dir.path().join(format!("mnt-{name}"));
+        std::fs::create_dir_all(&mnt).unwrap();
+        let m = Command::new("mount")
+            .args(["-o", "loop,ro", "-t", "erofs"])
+            .arg(dir.path().join(&img))
+            .arg(&mnt)
+            .output()
+            .unwrap();
+        if !m.status.success() {
+            if std::env::var("LAYERSEAL_REQUIRE_ORACLES").as_deref() == Ok("1") {
+                panic!(
+                    "{name}: mount failed: {}",
+                    String::from_utf8_lossy(&m.stderr)
+                );
+            }
+            eprintln!(
+                "SKIPPED: kernel EROFS mount ({})",
+                String::from_utf8_lossy(&m.stderr).trim()
+            );
+            continue;
+        }
+        let l = Command::new("python3")
+            .arg(&listing)
+            .arg(&mnt)
+            .arg("--sha256")
+            .output()
+            .unwrap();
+        let sparse_ok = (*name == "sparse.tar").then(|| {
+            // The expanded file (holes as zeros) as Python's tarfile reads it.
+            let py = "import hashlib,sys,tarfile\nt=tarfile.open(sys.argv[1])\nm=[x for x in t.getmembers() if x.isfile()][0]\nprint(hashlib.sha256(t.extractfile(m).read()).hexdigest())";
+            let want = Command::new("python3").args(["-c", py]).arg(dir.path().join(name)).output().unwrap();
+            let got = Command::new("sha256sum").arg(mnt.join("holes")).output().unwrap();
+            String::from_utf8_lossy(&got.stdout).split_whitespace().next() == String::from_utf8_lossy(&want.stdout).split_whitespace().next()
+        });
+        let _ = Command::new("umount").arg(&mnt).status();
+        if let Some(ok) = sparse_ok {
+            assert!(
+                ok,
+                "sparse.tar: the mounted file differs from the tar's expanded content"
+            );
+        }
+        let got = String::from_utf8_lossy(&l.stdout).trim().to_string();
+        let want = exp["layers"][name]["full_T0"]["tree_sha256"]
+            .as_str()
+            .unwrap_or("");
+        if *name == "sparse.tar" {
+            // mkfs.erofs dropped the file; ours must hold it.
+            assert_ne!(
+                got, want,
+                "sparse.tar should differ from mkfs's lossy image"
+            );
+        } else {
+            assert_eq!(
+                got, want,
+                "{name}: kernel listing differs from mkfs.erofs's image"
+            );
+        }
+        mounted += 1;
+    }
+    if is_root && mounted > 0 {
+        eprintln!("kernel mounted {mounted} EROFS images");
+    } else if !is_root {
+        eprintln!("SKIPPED: kernel EROFS mounts need root");
+    }
+}
