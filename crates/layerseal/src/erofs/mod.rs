@@ -7,6 +7,7 @@
 pub mod alloc;
 pub mod build;
 pub mod format;
+pub mod reader;
 pub mod tree;
 
 use std::io::Read;
