@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use layerseal::check::{check_image, CheckError};
 use layerseal::ext4::LAYOUT_128G;
-use layerseal::layer::{convert_layer, ErofsUuid, FsFormat, LayerError, LayerOptions, Outputs};
+use layerseal::layer::{
+    convert_layer_from, ErofsUuid, FsFormat, LayerError, LayerOptions, Outputs,
+};
 use layerseal::pipeline::{
     convert_image, convert_reference, ImageOptions, LayerResult, OutputPlan,
 };
@@ -470,7 +472,8 @@ fn run(cli: Cli) -> Result<i32, String> {
                 erofs_uuid: erofs_uuid(uuid_from, fixed_uuid),
                 verity_uuid,
             };
-            let result = convert_layer(bar.wrap_read(file), &opts);
+            let data_file = file.try_clone().ok();
+            let result = convert_layer_from(bar.wrap_read(file), data_file, &opts);
             bar.finish_and_clear();
             let r = result.map_err(|e| match e {
                 LayerError::Convert(c) => format!("{}: {}", tar.display(), c.detailed()),

@@ -168,15 +168,47 @@ pub fn convert_layer<R: Read + Send>(
     input: R,
     opts: &LayerOptions,
 ) -> Result<LayerReport, LayerError> {
-    use crate::source::digest::ThreadMeasured;
-    let (input, blob) = ThreadMeasured::new(input);
+    convert_layer_from(input, None, opts)
+}
+
+/// [`convert_layer`] for a layer that is also a file on disk (`input`
+/// reads it from the start, possibly through a progress wrapper). An
+/// uncompressed tar is then not copied aside for EROFS: file data is read
+/// from `file` by offset when the image is written.
+pub fn convert_layer_from<R: Read + Send>(
+    input: R,
+    file: Option<std::fs::File>,
+    opts: &LayerOptions,
+) -> Result<LayerReport, LayerError> {
+    use crate::source::digest::{ThreadMeasured, ThreadMeasurement};
+    // Hash the blob or the uncompressed stream only when an EROFS UUID
+    // is derived from it (each is a full SHA-256 pass).
+    let erofs = opts.format == FsFormat::Erofs;
+    let (input, blob): (Box<dyn Read + Send + '_>, Option<ThreadMeasurement>) =
+        if erofs && opts.erofs_uuid == ErofsUuid::BlobDigest {
+            let (r, m) = ThreadMeasured::new(input);
+            (Box::new(r), Some(m))
+        } else {
+            (Box::new(input), None)
+        };
     let (compression, stream) = compress::open(input).map_err(LayerError::Input)?;
-    let (stream, diff) = ThreadMeasured::new(stream);
-    let digests = StreamDigests {
-        blob: &|| blob.finish().0,
-        diff_id: &|| diff.finish().0,
+    let (stream, diff): (Box<dyn Read + '_>, Option<ThreadMeasurement>) =
+        if erofs && opts.erofs_uuid == ErofsUuid::DiffId {
+            let (r, m) = ThreadMeasured::new(stream);
+            (Box::new(r), Some(m))
+        } else {
+            (stream, None)
+        };
+    let finish = |m: &Option<ThreadMeasurement>| {
+        m.as_ref()
+            .map_or_else(|| crate::source::Digest::sha256_of(b""), |m| m.finish().0)
     };
-    let mut report = convert_tar_checked(stream, opts, &|| Ok(()), Some(&digests))?;
+    let digests = StreamDigests {
+        blob: &|| finish(&blob),
+        diff_id: &|| finish(&diff),
+    };
+    let in_place = file.filter(|_| compression == Compression::None);
+    let mut report = convert_tar_inner(stream, opts, &|| Ok(()), Some(&digests), in_place)?;
     report.compression = compression;
     Ok(report)
 }
@@ -190,10 +222,20 @@ pub fn convert_tar<R: Read>(stream: R, opts: &LayerOptions) -> Result<LayerRepor
 /// [`convert_tar`], calling `check` after the stream was read to its end
 /// and before any output is moved into place (digest checks go there).
 pub fn convert_tar_checked<R: Read>(
+    stream: R,
+    opts: &LayerOptions,
+    check: &dyn Fn() -> Result<(), String>,
+    digests: Option<&StreamDigests>,
+) -> Result<LayerReport, LayerError> {
+    convert_tar_inner(stream, opts, check, digests, None)
+}
+
+fn convert_tar_inner<R: Read>(
     mut stream: R,
     opts: &LayerOptions,
     check: &dyn Fn() -> Result<(), String>,
     digests: Option<&StreamDigests>,
+    in_place: Option<std::fs::File>,
 ) -> Result<LayerReport, LayerError> {
     let mut head = vec![0u8; 512];
     let mut n = 0;
@@ -247,8 +289,11 @@ pub fn convert_tar_checked<R: Read>(
         FsFormat::Erofs => {
             // EROFS lays data out in traversal order: read the whole tar
             // first, then write the image.
-            let (tree, _) = crate::erofs::tree::Tree::from_tar(&mut tar)
-                .map_err(|e| LayerError::Erofs(e.to_string()))?;
+            let tree = match in_place {
+                Some(f) => crate::erofs::tree::Tree::from_tar_in_place(&mut tar, f),
+                None => crate::erofs::tree::Tree::from_tar(&mut tar),
+            };
+            let (tree, _) = tree.map_err(|e| LayerError::Erofs(e.to_string()))?;
             drain_and_check(&mut tar, check)?;
             let uuid = match (opts.erofs_uuid, digests) {
                 (ErofsUuid::Fixed(u), _) => u,

@@ -22,6 +22,7 @@ struct SpoolRun {
     block: u64,
     offset: u64,
     len: u64,
+    from_input: bool,
 }
 
 struct Builder<'a> {
@@ -119,7 +120,8 @@ impl Builder<'_> {
     fn file_job(&mut self, ino: Ino) {
         let node = &self.tree.inodes[ino];
         match (&node.data, node.mode & S_IFMT) {
-            (Data::Spool { offset, len }, S_IFREG) => {
+            (Data::Spool { offset, len } | Data::Input { offset, len }, S_IFREG) => {
+                let from_input = matches!(node.data, Data::Input { .. });
                 let (offset, n) = (*offset, *len);
                 let full = n / BLOCK;
                 let t = n % BLOCK;
@@ -142,6 +144,7 @@ impl Builder<'_> {
                     block: start,
                     offset,
                     len: n,
+                    from_input,
                 });
                 self.a.drop_extent(e);
             }
@@ -382,7 +385,7 @@ pub fn write<S: BlockSink>(
     // Assemble the image in block order.
     enum Src<'a> {
         Bytes(&'a [u8]),
-        Spool(u64, u64),
+        Spool(u64, u64, bool),
     }
     let mut regions: Vec<(u64, u64, Src)> = Vec::new(); // (block, blocks, source)
     let mut block0 = vec![0u8; BLOCK as usize];
@@ -405,7 +408,11 @@ pub fn write<S: BlockSink>(
         regions.push((addr, e.blocks(), Src::Bytes(&e.bytes)));
     }
     for r in &b.spool_runs {
-        regions.push((r.block, r.len.div_ceil(BLOCK), Src::Spool(r.offset, r.len)));
+        regions.push((
+            r.block,
+            r.len.div_ceil(BLOCK),
+            Src::Spool(r.offset, r.len, r.from_input),
+        ));
     }
     for (blk, bytes) in &b.literal {
         regions.push((*blk, bytes.len() as u64 / BLOCK, Src::Bytes(bytes)));
@@ -416,6 +423,10 @@ pub fn write<S: BlockSink>(
     sink.append(&block0)?;
     let mut cursor = 1u64;
     let mut spool = tree.spool.try_clone()?;
+    let mut input = match &tree.input {
+        Some(f) => Some(f.try_clone()?),
+        None => None,
+    };
     for (blk, n, src) in regions {
         if blk < cursor {
             return Err(std::io::Error::other(format!(
@@ -428,9 +439,13 @@ pub fn write<S: BlockSink>(
                 sink.append(bytes)?;
                 sink.append_zeros(n * BLOCK - bytes.len() as u64)?;
             }
-            Src::Spool(offset, len) => {
-                spool.seek(SeekFrom::Start(offset))?;
-                let got = sink.append_from(&mut (&mut spool).take(len), len)?;
+            Src::Spool(offset, len, from_input) => {
+                let src = match (&mut input, from_input) {
+                    (Some(f), true) => f,
+                    _ => &mut spool,
+                };
+                src.seek(SeekFrom::Start(offset))?;
+                let got = sink.append_from(&mut src.take(len), len)?;
                 if got != len {
                     return Err(std::io::Error::other("spool file shorter than recorded"));
                 }

@@ -26,6 +26,11 @@ pub enum Data {
         offset: u64,
         len: u64,
     },
+    /// Regular file contents at this offset of the (seekable) input.
+    Input {
+        offset: u64,
+        len: u64,
+    },
     /// Symlink target.
     Link(Vec<u8>),
 }
@@ -74,6 +79,9 @@ fn entry_err(path: &[u8], message: impl Into<String>) -> TreeError {
 pub struct Tree {
     pub inodes: Vec<Inode>,
     pub spool: std::fs::File,
+    /// A plain tar file read in place: file data is not spooled but read
+    /// from it by offset when the image is written.
+    pub input: Option<std::fs::File>,
     spool_len: u64,
     pub volume_name: [u8; 16],
 }
@@ -182,6 +190,7 @@ impl Tree {
         Ok(Tree {
             inodes: vec![root],
             spool,
+            input: None,
             spool_len: 0,
             volume_name: [0; 16],
         })
@@ -294,7 +303,12 @@ impl Tree {
         Ok(Data::Spool { offset, len })
     }
 
-    fn apply(&mut self, h: &Header, tr: &mut dyn Read) -> Result<(), TreeError> {
+    fn apply(
+        &mut self,
+        h: &Header,
+        tr: &mut dyn Read,
+        in_place_at: Option<u64>,
+    ) -> Result<(), TreeError> {
         let name = h.name.as_slice();
         let t = h.typeflag;
         let kind = match t {
@@ -407,7 +421,10 @@ impl Tree {
             Data::None
         } else if kind == S_IFREG {
             let len = u64::try_from(h.size).map_err(|_| entry_err(name, "negative size"))?;
-            self.spool_data(tr, len, name)?
+            match in_place_at {
+                Some(offset) if len > 0 => Data::Input { offset, len },
+                _ => self.spool_data(tr, len, name)?,
+            }
         } else if kind == S_IFLNK {
             Data::Link(h.linkname.clone())
         } else {
@@ -427,7 +444,7 @@ impl Tree {
                 0
             };
             node.size = match &data {
-                Data::Spool { len, .. } => *len,
+                Data::Spool { len, .. } | Data::Input { len, .. } => *len,
                 Data::Link(l) => l.len() as u64,
                 Data::None => 0,
             };
@@ -450,10 +467,26 @@ impl Tree {
 
     /// Read a tar stream into a tree.
     pub fn from_tar<R: Read>(input: R) -> Result<(Tree, u64), TreeError> {
+        Self::read(input, None)
+    }
+
+    /// Like [`Tree::from_tar`] for a plain tar that is also available as
+    /// `file` (same bytes from offset 0): file data stays in it.
+    pub fn from_tar_in_place<R: Read>(
+        input: R,
+        file: std::fs::File,
+    ) -> Result<(Tree, u64), TreeError> {
+        Self::read(input, Some(file))
+    }
+
+    fn read<R: Read>(input: R, file: Option<std::fs::File>) -> Result<(Tree, u64), TreeError> {
         let mut tree = Tree::new()?;
+        let in_place = file.is_some();
+        tree.input = file;
         let mut tr = Reader::new(input);
         while let Some(h) = tr.next()? {
-            tree.apply(&h, &mut tr)?;
+            let at = (in_place && !tr.entry_is_sparse()).then(|| tr.stream_offset());
+            tree.apply(&h, &mut tr, at)?;
         }
         let end = tr.stream_offset();
         tree.spool.flush().map_err(TreeError::Spool)?;

@@ -70,6 +70,12 @@ impl<R: Read> Reader<R> {
         self.offset
     }
 
+    /// Whether the current entry's data is expanded from a sparse map (so
+    /// its bytes are not a contiguous run of the stream).
+    pub fn entry_is_sparse(&self) -> bool {
+        self.sparse.is_some()
+    }
+
     /// The next entry, `Ok(None)` at a clean end. Errors are sticky.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<Header>, TarError> {
