@@ -161,3 +161,67 @@ fn native_roothash_inspect_create() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn erofs_images_and_containerds_cache_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = format!("oci-archive:{}", example().display());
+    let out = run(
+        env!("CARGO_BIN_EXE_layerseal"),
+        &[
+            "create",
+            &img,
+            "-o",
+            "cache",
+            "--format",
+            "erofs",
+            "--containerd-cache",
+            "--json",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for l in v["layers"].as_array().unwrap() {
+        let hex = l["diff_id"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("sha256:")
+            .unwrap()
+            .to_string();
+        let image = dir
+            .path()
+            .join("cache/sha256")
+            .join(&hex[..2])
+            .join(format!("{hex}.erofs"));
+        assert!(image.is_file(), "{}", image.display());
+        let sidecar = std::fs::read_to_string(format!("{}.dmverity", image.display())).unwrap();
+        let s: serde_json::Value = serde_json::from_str(&sidecar).unwrap();
+        assert_eq!(s["roothash"], l["root_hash"]);
+        let out = run(
+            env!("CARGO_BIN_EXE_layerseal"),
+            &[
+                "verify",
+                image.to_str().unwrap(),
+                "--root-hash",
+                l["root_hash"].as_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    // roothash --format erofs agrees with what create wrote.
+    let out = run(
+        env!("CARGO_BIN_EXE_layerseal"),
+        &["roothash", &img, "--format", "erofs", "--no-cache"],
+        dir.path(),
+    );
+    let roots: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    let want: Vec<String> = v["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["root_hash"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(roots, want);
+}

@@ -246,6 +246,10 @@ fn convert_one(
     let (data, hash) = match &opts.outputs {
         Some(plan) => {
             let (d, h) = output_paths(plan, layer);
+            if let Some(parent) = d.parent() {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| fail(format!("{}: {e}", parent.display())))?;
+            }
             (Some(d), h)
         }
         None => (None, None),

@@ -67,6 +67,9 @@ struct Converted {
 fn remove_outputs(c: &Converted) {
     for p in [&c.image, &c.hash_device].into_iter().flatten() {
         let _ = std::fs::remove_file(p);
+        let mut side = p.as_os_str().to_os_string();
+        side.push(".dmverity");
+        let _ = std::fs::remove_file(PathBuf::from(side));
     }
 }
 
@@ -228,8 +231,22 @@ pub fn convert_archive_stream<R: Read>(
             let (image_path, hash_path) = match &opts.outputs {
                 Some(plan) => {
                     let (d, h) = output_paths(plan, &layer);
+                    if let Some(parent) = d.parent() {
+                        std::fs::create_dir_all(parent)
+                            .map_err(|e| err(&parent.display().to_string(), e))?;
+                    }
                     if let Some(tmp) = &c.image {
                         std::fs::rename(tmp, &d).map_err(|e| err(&d.display().to_string(), e))?;
+                        // An EROFS image's sidecar travels with it.
+                        let side = |p: &std::path::Path| {
+                            let mut s = p.as_os_str().to_os_string();
+                            s.push(".dmverity");
+                            PathBuf::from(s)
+                        };
+                        if side(tmp).exists() {
+                            std::fs::rename(side(tmp), side(&d))
+                                .map_err(|e| err(&d.display().to_string(), e))?;
+                        }
                     }
                     if let (Some(tmp), Some(h)) = (&c.hash_device, &h) {
                         std::fs::rename(tmp, h).map_err(|e| err(&h.display().to_string(), e))?;
