@@ -356,6 +356,9 @@ pub fn convert_image(image: &Image, opts: &ImageOptions) -> Result<Vec<LayerResu
         for l in &done {
             for p in [&l.image, &l.hash_device].into_iter().flatten() {
                 let _ = std::fs::remove_file(p);
+                let mut side = p.as_os_str().to_os_string();
+                side.push(".dmverity");
+                let _ = std::fs::remove_file(PathBuf::from(side));
             }
         }
         return Err(e);
