@@ -122,6 +122,24 @@ proptest! {
     }
 
     #[test]
+    fn random_trees_as_erofs_read_back(ops in proptest::collection::vec(op(), 0..40)) {
+        use layerseal::erofs::{self, reader::Image};
+        let (tar, files) = build(&ops);
+        let (sink, summary) = erofs::convert(&tar[..], VecSink::default(), [3; 16]).unwrap();
+        prop_assert_eq!(sink.bytes.len() as u64, summary.blocks * 4096);
+        let (again, _) = erofs::convert(&tar[..], VecSink::default(), [3; 16]).unwrap();
+        prop_assert!(again.bytes == sink.bytes);
+        let img = Image::open(&sink.bytes).unwrap();
+        prop_assert!(img.sb.checksum_ok);
+        let walked = img.walk().unwrap();
+        for (p, data) in &files {
+            let path = format!("/{p}");
+            let (_, ino) = walked.iter().find(|(n, _)| n.as_slice() == path.as_bytes()).unwrap();
+            prop_assert_eq!(&img.data(ino).unwrap(), data, "{}", p);
+        }
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
         let _ = convert_layer(&bytes[..], &LayerOptions::default());
     }
