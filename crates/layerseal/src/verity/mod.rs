@@ -1,6 +1,7 @@
 //! dm-verity: hash tree, superblock and root hash as `veritysetup format`
 //! (format 1, "normal" salt-first hashing) makes them (spec dmverity-vhd §5).
 
+pub mod fsverity;
 mod stream;
 mod superblock;
 mod verify;
