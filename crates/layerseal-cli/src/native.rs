@@ -79,6 +79,13 @@ impl Format {
     }
 }
 
+fn check_tar_index(tar_index: bool, format: Format) -> Result<(), String> {
+    if tar_index && !matches!(format, Format::Erofs) {
+        return Err("--tar-index needs --format erofs".into());
+    }
+    Ok(())
+}
+
 fn erofs_uuid(from: UuidFrom, fixed: Option<[u8; 16]>) -> ErofsUuid {
     match (fixed, from) {
         (Some(u), _) => ErofsUuid::Fixed(u),
@@ -125,6 +132,11 @@ enum Command {
         /// dm-verity superblock UUID (default: derived from the root hash).
         #[arg(long, value_parser = parse_uuid)]
         verity_uuid: Option<[u8; 16]>,
+        /// EROFS only: write a tar-index image (`mkfs.erofs --tar=i`) followed by
+        /// the tar itself, with 512-byte dm-verity blocks (containerd's
+        /// `enable_tar_index`).
+        #[arg(long)]
+        tar_index: bool,
         /// Print a JSON object instead of the bare root hash.
         #[arg(long)]
         json: bool,
@@ -216,6 +228,9 @@ struct ImageArgs {
     /// EROFS UUID source (containerd's differ: blob; its converter: diffid).
     #[arg(long, value_enum, default_value = "blob")]
     uuid_from: UuidFrom,
+    /// EROFS only: tar-index layers (index image + the tar, 512-byte verity blocks).
+    #[arg(long)]
+    tar_index: bool,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -314,6 +329,7 @@ fn image_options(image: &Image, c: &ImageArgs) -> (ImageOptions, Option<indicati
         progress,
         format: c.format.fs(),
         erofs_uuid: erofs_uuid(c.uuid_from, None),
+        tar_index: c.tar_index,
     };
     (opts, multi)
 }
@@ -327,6 +343,7 @@ fn run_image(
     common: &ImageArgs,
     outputs: Option<OutputPlan>,
 ) -> Result<Converted, String> {
+    check_tar_index(common.tar_index, common.format)?;
     let r = ImageRef::parse(image).map_err(|e| e.to_string())?;
     let platform = Platform::parse(&common.platform)?;
     let cache = if common.no_cache {
@@ -343,6 +360,7 @@ fn run_image(
             progress: None,
             format: common.format.fs(),
             erofs_uuid: erofs_uuid(common.uuid_from, None),
+            tar_index: common.tar_index,
         };
         let layers = convert_reference(&r, &platform, &common.registry.options(), &opts)?;
         return Ok((layers, None, None));
@@ -456,8 +474,10 @@ fn run(cli: Cli) -> Result<i32, String> {
             uuid_from,
             erofs_uuid: fixed_uuid,
             verity_uuid,
+            tar_index,
             json,
         } => {
+            check_tar_index(tar_index, format)?;
             let file = File::open(&tar).map_err(|e| format!("{}: {e}", tar.display()))?;
             let bar = progress_for(&file, &tar.display().to_string());
             let opts = LayerOptions {
@@ -471,6 +491,7 @@ fn run(cli: Cli) -> Result<i32, String> {
                 format: format.fs(),
                 erofs_uuid: erofs_uuid(uuid_from, fixed_uuid),
                 verity_uuid,
+                tar_index,
             };
             let data_file = file.try_clone().ok();
             let result = convert_layer_from(bar.wrap_read(file), data_file, &opts);

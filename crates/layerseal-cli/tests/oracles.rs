@@ -343,3 +343,79 @@ fn fsck_erofs_accepts_and_the_kernel_lists_what_mkfs_images_show() {
         eprintln!("SKIPPED: kernel EROFS mounts need root");
     }
 }
+
+/// Tar-index files (index + tar + tree) as the kernel sees them: mounted
+/// directly, file data read through the device table from the appended tar.
+#[test]
+fn the_kernel_lists_what_tar_index_images_show() {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
+    if !is_root {
+        eprintln!("SKIPPED: kernel EROFS mounts of tar-index images need root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exp = erofs_expected();
+    let listing = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testenv/fs-listing.py");
+    let mut mounted = 0;
+    for name in LAYERS.iter().filter(|n| **n != "sparse.tar") {
+        let img = format!("{name}.ti.erofs");
+        fixture(dir.path(), name);
+        let o = Command::new(env!("CARGO_BIN_EXE_layerseal"))
+            .args([
+                "layer",
+                name,
+                "--format",
+                "erofs",
+                "--tar-index",
+                "-o",
+                &img,
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let mnt = dir.path().join(format!("mnt-ti-{name}"));
+        std::fs::create_dir_all(&mnt).unwrap();
+        let m = Command::new("mount")
+            .args(["-o", "loop,ro", "-t", "erofs"])
+            .arg(dir.path().join(&img))
+            .arg(&mnt)
+            .output()
+            .unwrap();
+        if !m.status.success() {
+            if std::env::var("LAYERSEAL_REQUIRE_ORACLES").as_deref() == Ok("1") {
+                panic!(
+                    "{name}: mount failed: {}",
+                    String::from_utf8_lossy(&m.stderr)
+                );
+            }
+            eprintln!(
+                "SKIPPED: kernel tar-index mount ({})",
+                String::from_utf8_lossy(&m.stderr).trim()
+            );
+            return;
+        }
+        let l = Command::new("python3")
+            .arg(&listing)
+            .arg(&mnt)
+            .arg("--sha256")
+            .output()
+            .unwrap();
+        let _ = Command::new("umount").arg(&mnt).status();
+        let got = String::from_utf8_lossy(&l.stdout).trim().to_string();
+        let want = exp["layers"][name]["full_T0"]["tree_sha256"]
+            .as_str()
+            .unwrap();
+        assert_eq!(got, want, "{name}: kernel listing of the tar-index image");
+        mounted += 1;
+    }
+    eprintln!("kernel mounted {mounted} tar-index EROFS images");
+}

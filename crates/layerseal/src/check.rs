@@ -66,10 +66,54 @@ fn filesystem_size(file: &File) -> io::Result<Option<u64>> {
             sb[0x24..0x28].try_into().expect("4 bytes"),
         ));
         if (9..=16).contains(&blkszbits) {
+            let incompat = u32::from_le_bytes(sb[0x50..0x54].try_into().expect("4 bytes"));
+            let extra_devices = u16::from_le_bytes([sb[0x56], sb[0x57]]);
+            if incompat & 8 != 0 && extra_devices > 0 {
+                return tar_index_tree_offset(file, &sb, blkszbits, extra_devices);
+            }
             return Ok(Some(blocks << blkszbits));
         }
     }
     Ok(None)
+}
+
+/// A tar-index EROFS file: the index, then its devices (the tar) at their
+/// `uniaddr`s, then the tar's end-of-archive padding, then the verity
+/// superblock at the next 512-byte boundary. The devices only cover the
+/// tar up to its end marker, so look for the superblock from there.
+fn tar_index_tree_offset(
+    file: &File,
+    sb: &[u8],
+    blkszbits: u32,
+    extra_devices: u16,
+) -> io::Result<Option<u64>> {
+    const SEARCH: u64 = 16 << 20;
+    let slot_off = u64::from(u16::from_le_bytes([sb[0x58], sb[0x59]])) * 128;
+    let mut end = 0u64;
+    for i in 0..u64::from(extra_devices.min(256)) {
+        let mut slot = [0u8; 128];
+        if file.read_exact_at(&mut slot, slot_off + i * 128).is_err() {
+            return Ok(None);
+        }
+        let blocks = u64::from(u32::from_le_bytes(
+            slot[64..68].try_into().expect("4 bytes"),
+        ));
+        let uniaddr = u64::from(u32::from_le_bytes(
+            slot[68..72].try_into().expect("4 bytes"),
+        ));
+        end = end.max((uniaddr + blocks) << blkszbits);
+    }
+    let len = file.metadata()?.len();
+    let mut at = end.div_ceil(512) * 512;
+    let mut magic = [0u8; 8];
+    while at + 512 <= len && at <= end + SEARCH {
+        file.read_exact_at(&mut magic, at)?;
+        if &magic == b"verity\0\0" {
+            return Ok(Some(at));
+        }
+        at += 512;
+    }
+    Ok(Some(end))
 }
 
 /// Verify `image` (and `hash_device`, if the tree is separate) against

@@ -10,7 +10,6 @@ use std::path::PathBuf;
 use crate::atomic::AtomicFile;
 use crate::compress::{self, Compression};
 use crate::ext4::{self, ConvertError};
-use crate::sink::BLOCK;
 use crate::verity::{self, HashingSink, Params, Superblock};
 use crate::vhd::Footer;
 
@@ -59,6 +58,9 @@ pub struct LayerOptions {
     pub erofs_uuid: ErofsUuid,
     /// The dm-verity superblock UUID (default: derived from the root hash).
     pub verity_uuid: Option<[u8; 16]>,
+    /// EROFS only: a tar-index image (`mkfs.erofs --tar=i`) with the tar
+    /// appended, instead of a full image.
+    pub tar_index: bool,
 }
 
 impl Default for LayerOptions {
@@ -70,6 +72,7 @@ impl Default for LayerOptions {
             format: FsFormat::Ext4,
             erofs_uuid: ErofsUuid::BlobDigest,
             verity_uuid: None,
+            tar_index: false,
         }
     }
 }
@@ -112,6 +115,12 @@ pub enum LayerError {
     Trailing(io::Error),
 }
 
+impl From<crate::erofs::tree::TreeError> for LayerError {
+    fn from(e: crate::erofs::tree::TreeError) -> Self {
+        LayerError::Erofs(e.to_string())
+    }
+}
+
 fn out_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> LayerError + '_ {
     move |source| LayerError::Output {
         path: path.to_path_buf(),
@@ -122,7 +131,7 @@ fn out_err(path: &std::path::Path) -> impl FnOnce(io::Error) -> LayerError + '_ 
 /// Read the stream to its end (it checks the gzip/zstd checksums — a
 /// corrupt byte may otherwise decode to plausible tar data — and is what a
 /// diff_id covers), then run the caller's checks.
-fn drain_and_check<R: Read>(
+fn drain_and_check<R: Read + ?Sized>(
     tar: &mut R,
     check: &dyn Fn() -> Result<(), String>,
 ) -> Result<(), LayerError> {
@@ -273,18 +282,57 @@ fn convert_tar_inner<R: Read>(
         .map(|p| AtomicFile::create(p).map_err(out_err(p)))
         .transpose()?;
 
-    let params = Params::standard();
-    let sink_file = match &image {
-        Some(f) => Some((f.file().try_clone().map_err(out_err(f.target()))?, 0)),
-        None => None,
+    let tar_index = opts.format == FsFormat::Erofs && opts.tar_index;
+    let params = if tar_index {
+        crate::erofs::tar_index::verity_params()
+    } else {
+        Params::standard()
     };
-    let sink =
-        HashingSink::new(params.clone(), sink_file, opts.threads).map_err(LayerError::Input)?;
-    let (sink, image_blocks) = match opts.format {
+    let output_err = |e: io::Error| match &image {
+        Some(f) => LayerError::Output {
+            path: f.target().to_path_buf(),
+            source: e,
+        },
+        None => LayerError::Input(e),
+    };
+    let new_sink = || -> Result<HashingSink, LayerError> {
+        let sink_file = match &image {
+            Some(f) => Some((f.file().try_clone().map_err(out_err(f.target()))?, 0)),
+            None => None,
+        };
+        HashingSink::new(params.clone(), sink_file, opts.threads).map_err(LayerError::Input)
+    };
+    let erofs_uuid = || match (opts.erofs_uuid, digests) {
+        (ErofsUuid::Fixed(u), _) => Ok(u),
+        (ErofsUuid::BlobDigest, Some(d)) => Ok(crate::erofs::uuid5_url(&format!(
+            "erofs:blobs/{}",
+            (d.blob)()
+        ))),
+        (ErofsUuid::DiffId, Some(d)) => Ok(crate::erofs::uuid5_url(&format!(
+            "erofs:blobs/{}",
+            (d.diff_id)()
+        ))),
+        (_, None) => Err(LayerError::Erofs(
+            "no digest to derive the EROFS UUID from".into(),
+        )),
+    };
+    let level0 = match opts.format {
         FsFormat::Ext4 => {
-            let (sink, summary) = ext4::convert(&mut tar, sink, opts.max_disk_size)?;
+            let (sink, _) = ext4::convert(&mut tar, new_sink()?, opts.max_disk_size)?;
             drain_and_check(&mut tar, check)?;
-            (sink, summary.blocks)
+            sink.finish().map_err(output_err)?
+        }
+        FsFormat::Erofs if tar_index => {
+            // The index describes the whole tar: read it all (keeping
+            // it), then stream index + tar into the output.
+            let indexed = crate::erofs::tar_index::IndexedTar::read(&mut tar, in_place, |rest| {
+                drain_and_check(rest, check)
+            })?;
+            let out = image.as_ref().map(|f| f.file());
+            let (digests, blocks) = indexed
+                .write(erofs_uuid()?, &params, out, opts.threads)
+                .map_err(output_err)?;
+            verity::Level0 { digests, blocks }
         }
         FsFormat::Erofs => {
             // EROFS lays data out in traversal order: read the whole tar
@@ -293,36 +341,15 @@ fn convert_tar_inner<R: Read>(
                 Some(f) => crate::erofs::tree::Tree::from_tar_in_place(&mut tar, f),
                 None => crate::erofs::tree::Tree::from_tar(&mut tar),
             };
-            let (tree, _) = tree.map_err(|e| LayerError::Erofs(e.to_string()))?;
+            let (tree, _) = tree?;
             drain_and_check(&mut tar, check)?;
-            let uuid = match (opts.erofs_uuid, digests) {
-                (ErofsUuid::Fixed(u), _) => u,
-                (ErofsUuid::BlobDigest, Some(d)) => {
-                    crate::erofs::uuid5_url(&format!("erofs:blobs/{}", (d.blob)()))
-                }
-                (ErofsUuid::DiffId, Some(d)) => {
-                    crate::erofs::uuid5_url(&format!("erofs:blobs/{}", (d.diff_id)()))
-                }
-                (_, None) => {
-                    return Err(LayerError::Erofs(
-                        "no digest to derive the EROFS UUID from".into(),
-                    ))
-                }
-            };
-            let (sink, summary) =
-                crate::erofs::build::write(&tree, sink, uuid).map_err(LayerError::Input)?;
-            (sink, summary.blocks)
+            let (sink, _) = crate::erofs::build::write(&tree, new_sink()?, erofs_uuid()?)
+                .map_err(LayerError::Input)?;
+            sink.finish().map_err(output_err)?
         }
     };
-    let level0 = sink.finish().map_err(|e| match &image {
-        Some(f) => LayerError::Output {
-            path: f.target().to_path_buf(),
-            source: e,
-        },
-        None => LayerError::Input(e),
-    })?;
     let tree = verity::build_tree(&params, &level0.digests, level0.blocks);
-    let image_size = image_blocks * BLOCK as u64;
+    let image_size = level0.blocks * u64::from(params.data_block_size);
     let verity_uuid = opts
         .verity_uuid
         .unwrap_or_else(|| verity::derive_uuid("dm-verity superblock", &tree.root));

@@ -38,6 +38,8 @@ pub struct ImageOptions {
     pub progress: Option<Arc<dyn Fn(usize, u64) + Send + Sync>>,
     pub format: FsFormat,
     pub erofs_uuid: ErofsUuid,
+    /// EROFS tar-index layers (index + tar, 512-byte verity blocks).
+    pub tar_index: bool,
 }
 
 impl ImageOptions {
@@ -59,6 +61,7 @@ impl ImageOptions {
             format: self.format,
             erofs_uuid: self.erofs_uuid,
             verity_uuid: None,
+            tar_index: self.tar_index,
         }
     }
 }
@@ -73,6 +76,7 @@ impl Default for ImageOptions {
             progress: None,
             format: FsFormat::Ext4,
             erofs_uuid: ErofsUuid::BlobDigest,
+            tar_index: false,
         }
     }
 }
@@ -143,7 +147,12 @@ fn cache_key(dir: &Path, layout: &str, diff_id: &Digest) -> PathBuf {
 fn cache_layout(opts: &ImageOptions) -> String {
     match opts.format {
         FsFormat::Ext4 => format!("ext4-{}G", opts.max_disk_size >> 30),
-        FsFormat::Erofs => format!("erofs-uuid-{:?}", opts.erofs_uuid).to_lowercase(),
+        FsFormat::Erofs => format!(
+            "erofs{}-uuid-{:?}",
+            if opts.tar_index { "-tarindex" } else { "" },
+            opts.erofs_uuid
+        )
+        .to_lowercase(),
     }
 }
 

@@ -119,8 +119,9 @@ fn check(name: &str) {
 }
 
 /// The same layers as EROFS: root hash as mkfs.erofs + containerd give.
-fn check_erofs(name: &str) {
+fn check_erofs(name: &str, tar_index: bool) {
     use layerseal::layer::{ErofsUuid, FsFormat};
+    let variant = if tar_index { "tarindex_T0" } else { "full_T0" };
     let exp: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(common::data_dir().join("erofs-expected.json")).unwrap(),
     )
@@ -136,26 +137,35 @@ fn check_erofs(name: &str) {
     let opts = LayerOptions {
         format: FsFormat::Erofs,
         erofs_uuid: ErofsUuid::Fixed(uuid),
+        tar_index,
         ..LayerOptions::default()
     };
     let report = convert_layer(TarStream::new(layer(name)), &opts).unwrap();
     assert_eq!(
         report.root_hash,
-        e["full_T0"]["dmverity"]["root_hash"].as_str().unwrap(),
-        "{name}: erofs root"
+        e[variant]["dmverity"]["root_hash"].as_str().unwrap(),
+        "{name}: erofs {variant} root"
     );
     assert_eq!(
         report.image_size,
-        e["full_T0"]["erofs_size"].as_u64().unwrap(),
-        "{name}: erofs size"
+        e[variant]["erofs_size"].as_u64().unwrap(),
+        "{name}: erofs {variant} size"
     );
 }
 
 #[test]
 fn large_and_huge_layers_as_erofs() {
     if enabled("large.tar / huge.tar EROFS vectors") {
-        check_erofs("large.tar");
-        check_erofs("huge.tar");
+        check_erofs("large.tar", false);
+        check_erofs("huge.tar", false);
+    }
+}
+
+#[test]
+fn large_and_huge_layers_as_tar_index_erofs() {
+    if enabled("large.tar / huge.tar EROFS tar-index vectors") {
+        check_erofs("large.tar", true);
+        check_erofs("huge.tar", true);
     }
 }
 

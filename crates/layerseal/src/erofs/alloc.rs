@@ -4,10 +4,6 @@
 //! order. Reproducing it exactly is what makes block addresses and nids —
 //! and so image bytes — equal to mkfs's.
 
-use super::format::BLOCK;
-
-const B: u64 = BLOCK;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Data,
@@ -21,16 +17,18 @@ pub struct Extent {
     pub fill: u64,
     stamp: u64,
     ghost: bool,
+    /// Block size of the image (4096, or 512 for tar-index images).
+    bs: u64,
     /// Bytes placed in a metadata extent (inodes, xattrs, tails, dir data).
     pub bytes: Vec<u8>,
 }
 
 impl Extent {
     pub fn blocks(&self) -> u64 {
-        self.fill.div_ceil(B)
+        self.fill.div_ceil(self.bs)
     }
     fn key(&self) -> u64 {
-        self.fill % B
+        self.fill % self.bs
     }
 }
 
@@ -38,6 +36,7 @@ impl Extent {
 pub type Id = usize;
 
 pub struct Allocator {
+    bs: u64,
     pub extents: Vec<Extent>,
     /// The list L, as ids in order.
     list: Vec<Id>,
@@ -53,16 +52,13 @@ fn round_up(x: u64, a: u64) -> u64 {
     x.div_ceil(a) * a
 }
 
-impl Default for Allocator {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Allocator {
-    /// The superblock extent (1024 reserved + 128 bytes) mapped at block 0.
-    pub fn new() -> Self {
+    /// An allocator for `block_size`-byte blocks whose first extent, mapped
+    /// at block 0, holds the first `reserved` bytes (1024 boot area +
+    /// 128-byte superblock, + 128-byte device slot in tar-index images).
+    pub fn new(block_size: u64, reserved: u64) -> Self {
         let mut a = Allocator {
+            bs: block_size,
             extents: Vec::new(),
             list: Vec::new(),
             lm: None,
@@ -72,7 +68,7 @@ impl Allocator {
         };
         let sb = a.push(Kind::Meta);
         a.list.push(sb);
-        a.append(sb, 1152, 1);
+        a.append(sb, reserved, 1);
         a.map_through(sb);
         a
     }
@@ -84,6 +80,7 @@ impl Allocator {
             fill: 0,
             stamp: 0,
             ghost: false,
+            bs: self.bs,
             bytes: Vec::new(),
         });
         self.extents.len() - 1
@@ -154,11 +151,11 @@ impl Allocator {
     fn fits(&self, e: Id, s: u64, align: u64, t: u64) -> Option<u64> {
         let x = &self.extents[e];
         let p = round_up(x.fill, align);
-        let r = ((p + s + B - 1) % B) + 1;
-        if r + t > B {
+        let r = ((p + s + self.bs - 1) % self.bs) + 1;
+        if r + t > self.bs {
             return None;
         }
-        if p + s + t > x.blocks() * B {
+        if p + s + t > x.blocks() * self.bs {
             let i = self.pos(e);
             if let Some(&next) = self.list.get(i + 1) {
                 if self.extents[next].addr.is_some() {
@@ -193,13 +190,13 @@ impl Allocator {
     /// mapped at once. Returns the extent.
     pub fn block_request(&mut self, kind: Kind, n: u64) -> Id {
         let e = self.new_extent(kind);
-        self.append(e, n * B, B);
+        self.append(e, n * self.bs, self.bs);
         self.map_through(e);
         e
     }
 
     pub fn grow(&mut self, e: Id) {
-        self.append(e, B, 1);
+        self.append(e, self.bs, 1);
     }
 
     pub fn addr(&self, e: Id) -> u64 {
@@ -209,9 +206,9 @@ impl Allocator {
     /// Place `s` bytes of inode (+xattrs) followed by an inline tail of `t`
     /// bytes (§5.3). `None` when a tail cannot be inlined anywhere.
     pub fn choose(&mut self, s: u64, t: u64) -> Option<(Id, u64)> {
-        let m = (s + t) % B;
-        let u0 = (((B - m) / 32) * 32) % B;
-        let small = s + t < B;
+        let m = (s + t) % self.bs;
+        let u0 = (((self.bs - m) / 32) * 32) % self.bs;
+        let small = s + t < self.bs;
         let eligible =
             |a: &Allocator, x: Id| a.extents[x].kind == Kind::Meta && !a.extents[x].ghost;
         let mut best: Option<(Id, u64)> = None;
@@ -259,7 +256,7 @@ impl Allocator {
                 if k <= u0 {
                     Some(u0 - k)
                 } else if k >= u0 + 32 {
-                    Some(u0 + 1 + (B - 1 - k))
+                    Some(u0 + 1 + (self.bs - 1 - k))
                 } else {
                     None
                 }
@@ -268,7 +265,7 @@ impl Allocator {
             } else if k == 0 {
                 Some(0)
             } else {
-                Some(B - k)
+                Some(self.bs - k)
             }
         };
         let mut unmapped: Vec<(u64, u64, Id)> = self
@@ -294,8 +291,8 @@ impl Allocator {
             return Some((e, p));
         }
         let e = self.new_extent(Kind::Meta);
-        let r = ((s - 1) % B) + 1;
-        if r + t > B {
+        let r = ((s - 1) % self.bs) + 1;
+        if r + t > self.bs {
             self.extents[e].ghost = true;
             return None;
         }
@@ -309,7 +306,7 @@ impl Allocator {
     /// nid of the byte at `offset` of extent `e` (maps it if needed).
     pub fn nid(&mut self, e: Id, offset: u64) -> u64 {
         self.map_through(e);
-        (self.addr(e) * B + offset) / 32
+        (self.addr(e) * self.bs + offset) / 32
     }
 
     /// Put bytes into a metadata extent at `offset`.

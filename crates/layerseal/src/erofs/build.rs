@@ -27,6 +27,10 @@ struct SpoolRun {
 
 struct Builder<'a> {
     tree: &'a Tree,
+    /// Block size: 4096, or 512 for tar-index images.
+    bs: u64,
+    /// Tar-index image: regular files become chunk indexes into the tar.
+    index: bool,
     a: Allocator,
     placed: HashMap<Ino, Placed>,
     ino_seq: u32,
@@ -76,27 +80,43 @@ impl Builder<'_> {
     fn dir_size(&self, ino: Ino) -> u64 {
         let e = entries(self.tree, ino);
         let names: Vec<&[u8]> = e.iter().map(|(n, _)| n.as_slice()).collect();
-        dir_size(&names)
+        dir_size(&names, self.bs)
     }
 
     /// Place an inode (record + xattr body + optional inline tail).
     fn place(&mut self, ino: Ino, tail: u64) -> Option<Placed> {
+        self.place_with_chunks(ino, tail, &[])
+    }
+
+    /// [`Self::place`] with chunk indexes after the record and xattrs
+    /// (8-byte aligned, as the kernel reads them).
+    fn place_with_chunks(&mut self, ino: Ino, tail: u64, chunks: &[u8]) -> Option<Placed> {
         let ext = self.is_extended(ino);
         let xb = xattr_body(&xattrs_of(self.tree, ino));
-        let s = if ext { 64 } else { 32 } + xb.len() as u64;
+        let xattr_len = xb.len();
+        let mut trailing = xb;
+        let base = if ext { 64 } else { 32 };
+        if !chunks.is_empty() {
+            trailing.resize(
+                ((base + xattr_len) as u64).div_ceil(8) as usize * 8 - base,
+                0,
+            );
+            trailing.extend_from_slice(chunks);
+        }
+        let s = (base + trailing.len()) as u64;
         let (extent, offset) = self.a.choose(s, tail)?;
         self.ino_seq += 1;
         self.extended.insert(ino, ext);
         let p = Placed { extent, offset };
         self.placed.insert(ino, p);
         let node = &self.tree.inodes[ino];
-        if !xb.is_empty() {
+        if xattr_len > 0 {
             self.any_xattr = true;
         }
         let rec = InodeRecord {
             extended: ext,
             layout: LAYOUT_PLAIN,
-            xattr_body_len: xb.len(),
+            xattr_body_len: xattr_len,
             mode: node.mode,
             nlink: node.nlink,
             size: node.size,
@@ -107,7 +127,7 @@ impl Builder<'_> {
             uid: node.uid,
             gid: node.gid,
         };
-        self.records.insert(ino, (rec, xb));
+        self.records.insert(ino, (rec, trailing));
         Some(p)
     }
 
@@ -117,14 +137,45 @@ impl Builder<'_> {
         }
     }
 
+    /// Tar-index regular file: one chunk index per chunk, chunks as large
+    /// as the file (rounded to a power of two, at least one block) so
+    /// there is usually just one, pointing at the data in the tar.
+    fn chunk_job(&mut self, ino: Ino, tar_offset: u64, len: u64) {
+        let blkszbits = self.bs.trailing_zeros();
+        let chunkbits = (64 - (len - 1).leading_zeros()).clamp(blkszbits, blkszbits + 31);
+        let chunk = 1u64 << chunkbits;
+        let mut index = Vec::new();
+        let mut pos = 0;
+        while pos < len {
+            let blk = (tar_offset + pos) / self.bs;
+            index.extend_from_slice(&((blk >> 32) as u16).to_le_bytes());
+            index.extend_from_slice(&1u16.to_le_bytes()); // device 1: the tar
+            index.extend_from_slice(&(blk as u32).to_le_bytes());
+            pos += chunk;
+        }
+        self.place_with_chunks(ino, 0, &index)
+            .expect("placement without tail");
+        self.set(ino, |r| {
+            r.layout = LAYOUT_CHUNK_BASED;
+            r.i_u = CHUNK_FORMAT_INDEXES | (chunkbits - blkszbits);
+        });
+    }
+
     fn file_job(&mut self, ino: Ino) {
         let node = &self.tree.inodes[ino];
+        if self.index {
+            if let (Data::Input { offset, len }, S_IFREG) = (&node.data, node.mode & S_IFMT) {
+                let (offset, len) = (*offset, *len);
+                self.chunk_job(ino, offset, len);
+                return;
+            }
+        }
         match (&node.data, node.mode & S_IFMT) {
             (Data::Spool { offset, len } | Data::Input { offset, len }, S_IFREG) => {
                 let from_input = matches!(node.data, Data::Input { .. });
                 let (offset, n) = (*offset, *len);
-                let full = n / BLOCK;
-                let t = n % BLOCK;
+                let full = n / self.bs;
+                let t = n % self.bs;
                 let mut ext = None;
                 if full > 0 {
                     let e = self.a.block_request(Kind::Data, full);
@@ -151,14 +202,14 @@ impl Builder<'_> {
             (Data::Link(target), S_IFLNK) => {
                 let target = target.clone();
                 let l = target.len() as u64;
-                let full = l / BLOCK;
-                let t = l % BLOCK;
+                let full = l / self.bs;
+                let t = l % self.bs;
                 let mut ext = if full > 0 {
                     Some(self.a.block_request(Kind::Data, full))
                 } else {
                     None
                 };
-                let tail_start = (full * BLOCK) as usize;
+                let tail_start = (full * self.bs) as usize;
                 if t == 0 {
                     self.place(ino, 0).expect("placement");
                 } else if let Some(p) = self.place(ino, t) {
@@ -188,7 +239,7 @@ impl Builder<'_> {
                         };
                         let mut bytes = target[..upto].to_vec();
                         bytes.resize(
-                            (bytes.len() as u64).div_ceil(BLOCK) as usize * BLOCK as usize,
+                            (bytes.len() as u64).div_ceil(self.bs) as usize * self.bs as usize,
                             0,
                         );
                         self.literal.push((start, bytes));
@@ -213,7 +264,7 @@ impl Builder<'_> {
 
     fn dir_inode_job(&mut self, ino: Ino) {
         let size = self.dir_size(ino);
-        let t = size % BLOCK;
+        let t = size % self.bs;
         if t == 0 {
             self.place(ino, 0).expect("placement");
             self.dir_tail_block.insert(ino, false);
@@ -229,7 +280,7 @@ impl Builder<'_> {
 
     fn dir_data_job(&mut self, ino: Ino) {
         let size = self.records[&ino].0.size;
-        let full = size / BLOCK;
+        let full = size / self.bs;
         let ext = if full > 0 {
             Some(self.a.block_request(Kind::Meta, full))
         } else {
@@ -246,9 +297,9 @@ impl Builder<'_> {
             .iter()
             .map(|(n, nid, t)| (n.as_slice(), *nid, *t))
             .collect();
-        let bytes = dir_blocks(&refs, size);
-        let tail = (size % BLOCK) as usize;
-        let full_bytes = (full * BLOCK) as usize;
+        let bytes = dir_blocks(&refs, size, self.bs);
+        let tail = (size % self.bs) as usize;
+        let full_bytes = (full * self.bs) as usize;
         let inline = self.records[&ino].0.layout == LAYOUT_INLINE;
         let mut ext = ext;
         if tail > 0 && !inline {
@@ -320,12 +371,51 @@ pub struct ErofsSummary {
 /// Lay out `tree` and write the image into `sink`.
 pub fn write<S: BlockSink>(
     tree: &Tree,
-    mut sink: S,
+    sink: S,
     uuid: [u8; 16],
 ) -> std::io::Result<(S, ErofsSummary)> {
+    write_image(tree, sink, uuid, None)
+}
+
+/// Write the tar-index image of `tree` (`mkfs.erofs --tar=i`): 512-byte
+/// blocks, regular files as chunk indexes into the tar, which the caller
+/// appends right after the image. `tree` must have been read with data
+/// offsets into that tar ([`Tree::from_tar_in_place`]); `tar_blocks` is
+/// the tar's length in 512-byte blocks through its end-of-archive marker.
+pub fn write_tar_index<S: BlockSink>(
+    tree: &Tree,
+    sink: S,
+    uuid: [u8; 16],
+    tar_blocks: u32,
+) -> std::io::Result<(S, ErofsSummary)> {
+    if tree
+        .inodes
+        .iter()
+        .any(|n| matches!(n.data, Data::Spool { .. }))
+    {
+        return Err(std::io::Error::other(
+            "a sparse tar member cannot be indexed (its data is not one contiguous run \
+             in the tar); build a full EROFS image instead",
+        ));
+    }
+    write_image(tree, sink, uuid, Some(tar_blocks))
+}
+
+fn write_image<S: BlockSink>(
+    tree: &Tree,
+    mut sink: S,
+    uuid: [u8; 16],
+    tar_blocks: Option<u32>,
+) -> std::io::Result<(S, ErofsSummary)> {
+    let index = tar_blocks.is_some();
+    let bs = if index { INDEX_BLOCK } else { BLOCK };
+    // Boot area + superblock (+ one device slot for the tar).
+    let reserved = SB_OFFSET as u64 + 128 + if index { 128 } else { 0 };
     let mut b = Builder {
         tree,
-        a: Allocator::new(),
+        bs,
+        index,
+        a: Allocator::new(bs, reserved),
         placed: HashMap::new(),
         ino_seq: 0,
         spool_runs: Vec::new(),
@@ -374,13 +464,15 @@ pub fn write<S: BlockSink>(
         compat,
         root_nid: {
             let p = b.placed[&ROOT];
-            ((b.a.addr(p.extent) * BLOCK + p.offset) / 32) as u16
+            ((b.a.addr(p.extent) * bs + p.offset) / 32) as u16
         },
         inos: u64::from(b.ino_seq),
         epoch: 0,
         blocks: total as u32,
         uuid,
         volume_name: tree.volume_name,
+        blkszbits: bs.trailing_zeros() as u8,
+        tar_device: tar_blocks.map(|n| (n, total as u32)),
     };
     // Assemble the image in block order.
     enum Src<'a> {
@@ -388,7 +480,10 @@ pub fn write<S: BlockSink>(
         Spool(u64, u64, bool),
     }
     let mut regions: Vec<(u64, u64, Src)> = Vec::new(); // (block, blocks, source)
-    let mut block0 = vec![0u8; BLOCK as usize];
+                                                        // The blocks holding the superblock are sealed (checksummed) as one.
+    let head_blocks = reserved.div_ceil(bs);
+    let head_len = (head_blocks * bs) as usize;
+    let mut block0 = vec![0u8; head_len];
     for id in b.a.mapped() {
         let e = &b.a.extents[id];
         if e.blocks() == 0 || e.kind != Kind::Meta {
@@ -396,12 +491,16 @@ pub fn write<S: BlockSink>(
         }
         let addr = e.addr.expect("mapped");
         if addr == 0 {
-            let n = e.bytes.len().min(BLOCK as usize);
+            let n = e.bytes.len().min(head_len);
             block0[..n].copy_from_slice(&e.bytes[..n]);
-            if e.bytes.len() > BLOCK as usize {
-                regions.push((1, e.blocks() - 1, Src::Bytes(&e.bytes[BLOCK as usize..])));
-            } else if e.blocks() > 1 {
-                regions.push((1, e.blocks() - 1, Src::Bytes(&[])));
+            if e.bytes.len() > head_len {
+                regions.push((
+                    head_blocks,
+                    e.blocks() - head_blocks,
+                    Src::Bytes(&e.bytes[head_len..]),
+                ));
+            } else if e.blocks() > head_blocks {
+                regions.push((head_blocks, e.blocks() - head_blocks, Src::Bytes(&[])));
             }
             continue;
         }
@@ -410,18 +509,18 @@ pub fn write<S: BlockSink>(
     for r in &b.spool_runs {
         regions.push((
             r.block,
-            r.len.div_ceil(BLOCK),
+            r.len.div_ceil(bs),
             Src::Spool(r.offset, r.len, r.from_input),
         ));
     }
     for (blk, bytes) in &b.literal {
-        regions.push((*blk, bytes.len() as u64 / BLOCK, Src::Bytes(bytes)));
+        regions.push((*blk, bytes.len() as u64 / bs, Src::Bytes(bytes)));
     }
     regions.sort_by_key(|r| r.0);
     seal_block0(&mut block0, &sb);
     sink.reserve_leading(0)?;
     sink.append(&block0)?;
-    let mut cursor = 1u64;
+    let mut cursor = head_blocks;
     let mut spool = tree.spool.try_clone()?;
     let mut input = match &tree.input {
         Some(f) => Some(f.try_clone()?),
@@ -433,11 +532,11 @@ pub fn write<S: BlockSink>(
                 "erofs layout overlap at block {blk}"
             )));
         }
-        sink.append_zeros((blk - cursor) * BLOCK)?;
+        sink.append_zeros((blk - cursor) * bs)?;
         match src {
             Src::Bytes(bytes) => {
                 sink.append(bytes)?;
-                sink.append_zeros(n * BLOCK - bytes.len() as u64)?;
+                sink.append_zeros(n * bs - bytes.len() as u64)?;
             }
             Src::Spool(offset, len, from_input) => {
                 let src = match (&mut input, from_input) {
@@ -449,12 +548,12 @@ pub fn write<S: BlockSink>(
                 if got != len {
                     return Err(std::io::Error::other("spool file shorter than recorded"));
                 }
-                sink.append_zeros(n * BLOCK - len)?;
+                sink.append_zeros(n * bs - len)?;
             }
         }
         cursor = blk + n;
     }
-    sink.append_zeros(total.saturating_sub(cursor) * BLOCK)?;
+    sink.append_zeros(total.saturating_sub(cursor) * bs)?;
     Ok((
         sink,
         ErofsSummary {

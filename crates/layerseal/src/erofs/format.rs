@@ -1,14 +1,20 @@
-//! EROFS on-disk structures (uncompressed, 4096-byte blocks): superblock
+//! EROFS on-disk structures (uncompressed; 4096-byte blocks, or 512 in
+//! tar-index images): superblock
 //! and its CRC32C, compact and extended inodes, directory blocks, inline
 //! xattr bodies with the name filter (specs: erofs-dmverity.md §5,
 //! erofs-mkfs-layout.md §4, §7–§9).
 
 pub const BLOCK: u64 = 4096;
+/// Block size of tar-index images (dm-verity over them uses it too).
+pub const INDEX_BLOCK: u64 = 512;
 pub const SB_OFFSET: usize = 1024;
 pub const MAGIC: u32 = 0xE0F5_E1E2;
 
 pub const LAYOUT_PLAIN: u16 = 0;
 pub const LAYOUT_INLINE: u16 = 2;
+pub const LAYOUT_CHUNK_BASED: u16 = 4;
+/// Chunk format flag: 8-byte chunk indexes with a device id.
+pub const CHUNK_FORMAT_INDEXES: u32 = 0x20;
 
 pub const S_IFMT: u16 = 0o170000;
 pub const S_IFDIR: u16 = 0o040000;
@@ -202,12 +208,12 @@ impl InodeRecord {
 
 /// Size of a directory whose sorted entry names are `names` (with `.`
 /// and `..`): entries never straddle a block.
-pub fn dir_size(names: &[&[u8]]) -> u64 {
+pub fn dir_size(names: &[&[u8]], bs: u64) -> u64 {
     let mut off = 0u64;
     for n in names {
         let esz = 12 + n.len() as u64;
-        if off % BLOCK + esz > BLOCK {
-            off = off.div_ceil(BLOCK) * BLOCK;
+        if off % bs + esz > bs {
+            off = off.div_ceil(bs) * bs;
         }
         off += esz;
     }
@@ -215,7 +221,7 @@ pub fn dir_size(names: &[&[u8]]) -> u64 {
 }
 
 /// Directory bytes: `size` long (last block not padded).
-pub fn dir_blocks(entries: &[(&[u8], u64, u8)], size: u64) -> Vec<u8> {
+pub fn dir_blocks(entries: &[(&[u8], u64, u8)], size: u64, bs: u64) -> Vec<u8> {
     let mut out = vec![0u8; size as usize];
     let mut i = 0;
     let mut block_start = 0usize;
@@ -223,7 +229,7 @@ pub fn dir_blocks(entries: &[(&[u8], u64, u8)], size: u64) -> Vec<u8> {
         // Entries of this block.
         let mut used = 0u64;
         let mut j = i;
-        while j < entries.len() && used + 12 + entries[j].0.len() as u64 <= BLOCK {
+        while j < entries.len() && used + 12 + entries[j].0.len() as u64 <= bs {
             used += 12 + entries[j].0.len() as u64;
             j += 1;
         }
@@ -238,7 +244,7 @@ pub fn dir_blocks(entries: &[(&[u8], u64, u8)], size: u64) -> Vec<u8> {
             name_off += name.len();
         }
         i = j;
-        block_start += BLOCK as usize;
+        block_start += bs as usize;
     }
     out
 }
@@ -252,23 +258,46 @@ pub struct Superblock {
     pub blocks: u32,
     pub uuid: [u8; 16],
     pub volume_name: [u8; 16],
+    /// log2 of the block size.
+    pub blkszbits: u8,
+    /// Tar-index images: the tar as external device 1, `(blocks, uniaddr)`
+    /// (its block count, and where it starts in the flat file).
+    pub tar_device: Option<(u32, u32)>,
 }
 
-/// Write the superblock into block 0 and set its checksum.
-pub fn seal_block0(block0: &mut [u8], sb: &Superblock) {
-    let s = &mut block0[SB_OFFSET..SB_OFFSET + 128];
+/// Where the device table starts (in 128-byte slots) when there is one.
+pub const DEVT_SLOTOFF: u16 = 9;
+
+/// Write the superblock (and device table) into `head`, the image's first
+/// bytes through the end of the superblock's block, and set its checksum.
+pub fn seal_block0(head: &mut [u8], sb: &Superblock) {
+    let s = &mut head[SB_OFFSET..SB_OFFSET + 128];
     s.fill(0);
     s[0..4].copy_from_slice(&MAGIC.to_le_bytes());
     s[8..12].copy_from_slice(&sb.compat.to_le_bytes());
-    s[12] = 12;
+    s[12] = sb.blkszbits;
     s[14..16].copy_from_slice(&sb.root_nid.to_le_bytes());
     s[16..24].copy_from_slice(&sb.inos.to_le_bytes());
     s[24..32].copy_from_slice(&sb.epoch.to_le_bytes());
     s[36..40].copy_from_slice(&sb.blocks.to_le_bytes());
     s[48..64].copy_from_slice(&sb.uuid);
     s[64..80].copy_from_slice(&sb.volume_name);
-    let crc = crc32c_raw(&block0[SB_OFFSET..BLOCK as usize]);
-    block0[SB_OFFSET + 4..SB_OFFSET + 8].copy_from_slice(&crc.to_le_bytes());
+    if let Some((blocks, uniaddr)) = sb.tar_device {
+        s[80..84].copy_from_slice(&8u32.to_le_bytes()); // INCOMPAT_DEVICE_TABLE
+        s[86..88].copy_from_slice(&1u16.to_le_bytes()); // extra_devices
+        s[88..90].copy_from_slice(&DEVT_SLOTOFF.to_le_bytes());
+        let slot = usize::from(DEVT_SLOTOFF) * 128;
+        let d = &mut head[slot..slot + 128];
+        d.fill(0);
+        d[64..68].copy_from_slice(&blocks.to_le_bytes());
+        d[68..72].copy_from_slice(&uniaddr.to_le_bytes());
+    }
+    // The checksum covers the rest of the superblock's block (or the
+    // whole following block when blocks are smaller than 1 KiB).
+    let bs = 1usize << sb.blkszbits;
+    let len = if bs > SB_OFFSET { bs - SB_OFFSET } else { bs };
+    let crc = crc32c_raw(&head[SB_OFFSET..SB_OFFSET + len]);
+    head[SB_OFFSET + 4..SB_OFFSET + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
 #[cfg(test)]
@@ -308,8 +337,8 @@ mod tests {
     #[test]
     fn directory_packing() {
         let names: Vec<&[u8]> = vec![b".", b"..", b"a"];
-        assert_eq!(dir_size(&names), 12 * 3 + 1 + 2 + 1);
-        let b = dir_blocks(&[(b".", 36, 2), (b"..", 36, 2), (b"a", 40, 1)], 40);
+        assert_eq!(dir_size(&names, BLOCK), 12 * 3 + 1 + 2 + 1);
+        let b = dir_blocks(&[(b".", 36, 2), (b"..", 36, 2), (b"a", 40, 1)], 40, BLOCK);
         assert_eq!(u16::from_le_bytes([b[8], b[9]]), 36);
         assert_eq!(&b[36..40], b"...a");
     }

@@ -8,6 +8,7 @@ pub mod alloc;
 pub mod build;
 pub mod format;
 pub mod reader;
+pub mod tar_index;
 pub mod tree;
 
 use std::io::Read;
