@@ -26,3 +26,4 @@ fi
 # Kernel harness: qemu-system-x86, busybox-static, the Debian kernel .deb
 # (downloaded and unpacked into its cache, never installed).
 "$here/testenv/kernel-verify.sh" --prepare
+"$here/scripts/install-erofs-utils.sh"

@@ -64,6 +64,43 @@ head -c 100000000 "$out/bookworm.docker-archive.tar" > "$work/cut.tar"
 if err=$("$dv" --tarball "$work/cut.tar" roothash 2>&1); then bad "truncated archive accepted"
 else ok "truncated docker-archive: ${err%%$'\n'*}"; fi
 
+# --- EROFS: every real layer byte-for-byte against a live mkfs.erofs 1.9
+# (scripts/install-erofs-utils.sh), full and tar-index, and its fsck.
+mkfs=/opt/erofs-utils/bin/mkfs.erofs
+if [ -x "$mkfs" ]; then
+    uuid=0f789282-b20c-5ad9-9dc7-33f9cb926c4b
+    blobs=$(python3 - "$out/oci" bookworm <<'PY'
+import json, sys, os
+root, tag = sys.argv[1], sys.argv[2]
+blob = lambda d: os.path.join(root, "blobs", *d.split(":"))
+idx = json.load(open(os.path.join(root, "index.json")))
+m = next(m for m in idx["manifests"] if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
+for l in json.load(open(blob(m["digest"])))["layers"]:
+    print(blob(l["digest"]))
+PY
+)
+    i=0
+    for b in $blobs; do
+        i=$((i+1))
+        zcat "$b" > "$work/l.tar"
+        "$mkfs" --tar=f --aufs --quiet -Enoinline_data -b4096 -T0 --mkfs-time -U "$uuid" "$work/full.mkfs" < "$work/l.tar"
+        "$mkfs" --tar=i --aufs --quiet -b4096 -T0 --mkfs-time -U "$uuid" "$work/idx.mkfs" < "$work/l.tar"
+        cat "$work/l.tar" >> "$work/idx.mkfs"
+        "$ls" layer "$b" --format erofs --erofs-uuid "$uuid" -o "$work/full.erofs" >/dev/null
+        "$ls" layer "$b" --format erofs --erofs-uuid "$uuid" --tar-index -o "$work/idx.erofs" >/dev/null
+        if cmp -n "$(stat -c %s "$work/full.mkfs")" "$work/full.mkfs" "$work/full.erofs" \
+            && cmp -n "$(stat -c %s "$work/idx.mkfs")" "$work/idx.mkfs" "$work/idx.erofs" \
+            && /opt/erofs-utils/bin/fsck.erofs "$work/idx.erofs" >/dev/null 2>&1; then
+            ok "layer $i: EROFS full and tar-index identical to mkfs.erofs $("$mkfs" --version | head -1 | awk '{print $3}')"
+        else
+            bad "layer $i: EROFS differs from mkfs.erofs"
+        fi
+    done
+    rm -f "$work"/l.tar "$work"/*.mkfs "$work"/*.erofs
+else
+    echo "SKIPPED: live mkfs.erofs comparison ($mkfs not built)"
+fi
+
 # --- Registry: TLS + basic auth (Debian's docker-registry), seeded by skopeo.
 export REGISTRY_STATE=$work/registry
 trap 'REGISTRY_STATE=$work/registry "$here/testenv/registry.sh" stop >/dev/null 2>&1 || true; kill "${tokpid:-0}" 2>/dev/null || true; rm -rf "$work" "$XDG_CACHE_HOME"' EXIT
