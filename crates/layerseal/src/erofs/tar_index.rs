@@ -117,7 +117,7 @@ impl IndexedTar {
 fn hash_and_copy<R: Read>(
     mut stream: R,
     params: &Params,
-    mut out: Option<&File>,
+    out: Option<&File>,
     threads: usize,
 ) -> io::Result<(Vec<u8>, u64)> {
     const BATCH: usize = 4 << 20;
@@ -146,14 +146,15 @@ fn hash_and_copy<R: Read>(
         if n % bs != 0 {
             return Err(io::Error::other("tar-index stream not block aligned"));
         }
-        if let Some(f) = out.as_mut() {
-            f.write_all(&buf[..n])?;
-        }
         let start = level0.len();
         level0.resize(start + n / bs * dlen, 0);
         let per = (n / bs).div_ceil(threads);
-        std::thread::scope(|s| {
-            for (data, digests) in buf[..n]
+        let data = &buf[..n];
+        // Write the batch while it is hashed: the copy and the hashing
+        // overlap instead of taking turns.
+        let written = std::thread::scope(|s| {
+            let writer = out.map(|mut f| s.spawn(move || f.write_all(data)));
+            for (data, digests) in data
                 .chunks(per * bs)
                 .zip(level0[start..].chunks_mut(per * dlen))
             {
@@ -163,7 +164,9 @@ fn hash_and_copy<R: Read>(
                     }
                 });
             }
+            writer.map_or(Ok(()), |w| w.join().expect("writer thread"))
         });
+        written?;
         blocks += (n / bs) as u64;
     }
     Ok((level0, blocks))
