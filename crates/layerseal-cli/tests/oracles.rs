@@ -532,3 +532,51 @@ fn live_mkfs_erofs_writes_the_same_bytes() {
         names.len()
     );
 }
+
+/// veritysetup (userspace verify) accepts the 512-byte-block tree of a
+/// tar-index file, reading the superblock where the sidecar says.
+#[test]
+fn veritysetup_verifies_tar_index_files() {
+    let Some(vs) = tool("veritysetup", "cryptsetup-bin") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["basic.tar", "bigdir.tar", "xattrs.tar"] {
+        fixture(dir.path(), name);
+        let img = format!("{name}.ti.erofs");
+        let o = Command::new(env!("CARGO_BIN_EXE_layerseal"))
+            .args([
+                "layer",
+                name,
+                "--format",
+                "erofs",
+                "--tar-index",
+                "-o",
+                &img,
+            ])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let side: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join(format!("{img}.dmverity"))).unwrap(),
+        )
+        .unwrap();
+        let offset = side["hashoffset"].as_u64().unwrap().to_string();
+        let root = side["roothash"].as_str().unwrap();
+        let o = Command::new(&vs)
+            .args(["verify", "--hash-offset", &offset, &img, &img, root])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{name}: veritysetup verify: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
