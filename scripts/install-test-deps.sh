@@ -4,7 +4,7 @@
 # python3 for fixtures, and the kernel harness's packages and cache.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-pkgs=(e2fsprogs cryptsetup-bin qemu-utils erofs-utils zstd python3)
+pkgs=(e2fsprogs cryptsetup-bin qemu-utils erofs-utils fsverity zstd python3)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -580,3 +580,57 @@ fn veritysetup_verifies_tar_index_files() {
         );
     }
 }
+
+/// `layerseal fsverity-digest` prints what fsverity-utils' `fsverity
+/// digest` prints, for sizes around the block and tree-level boundaries.
+#[test]
+fn fsverity_digest_matches_fsverity_utils() {
+    let Some(fsverity) = tool("fsverity", "fsverity") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = [
+        0usize,
+        1,
+        4095,
+        4096,
+        4097,
+        128 * 4096,
+        128 * 4096 + 1,
+        3 << 20,
+    ];
+    let mut files = Vec::new();
+    for (i, n) in sizes.iter().enumerate() {
+        let p = dir.path().join(format!("f{i}"));
+        let data: Vec<u8> = (0..*n).map(|j| (j % 251) as u8 ^ (i as u8)).collect();
+        std::fs::write(&p, data).unwrap();
+        files.push(p);
+    }
+    for alg in ["sha256", "sha512"] {
+        let theirs = Command::new(&fsverity)
+            .args(["digest", "--hash-alg", alg])
+            .args(&files)
+            .output()
+            .unwrap();
+        assert!(
+            theirs.status.success(),
+            "{}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        let ours = Command::new(env!("CARGO_BIN_EXE_layerseal"))
+            .args(["fsverity-digest", "--hash-alg", alg])
+            .args(&files)
+            .output()
+            .unwrap();
+        assert!(
+            ours.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "{alg}"
+        );
+    }
+}
