@@ -9,6 +9,7 @@
 
 pub mod atomic;
 pub mod check;
+pub mod composefs;
 pub mod compress;
 pub mod erofs;
 pub mod ext4;

@@ -1,0 +1,5 @@
+//! composefs: the dumpfile text form (composefs-dump(5)) and its escaping.
+//! The image writer, repository and OCI import build on these.
+
+pub mod dumpfile;
+pub mod escape;
