@@ -8,7 +8,10 @@
 #   layerseal layer huge.tar                 (= dmverity-vhd hashlayer: tar -> ext4 -> root hash)
 #   layerseal layer huge.tar -o out.vhd --vhd (= create --dir: also writes the VHD)
 #   veritysetup format huge.tar hash.img     (peer: only hashes the tar bytes, one thread)
-# Prints median wall time, peak RSS and the ratio ours / veritysetup.
+#   layerseal layer --format erofs [--tar-index] (EROFS for containerd; peers: veritysetup
+#                                              format, with 512-byte blocks for tar-index)
+#   layerseal fsverity-digest huge.tar       (peer: fsverity-utils' fsverity digest)
+# Prints median wall time, peak RSS and the ratio ours / peer.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-5}
@@ -46,11 +49,28 @@ measure() {
 }
 
 echo "bench: input $(du -h "$work/huge.tar" | cut -f1) huge.tar, $(nproc) cores"
+zero_salt=0000000000000000000000000000000000000000000000000000000000000000
+uuid=13ece3d3-c867-5cbc-b800-071646c89d65
 measure "veritysetup format" veritysetup format "$work/huge.tar" "$work/hash.img"
+measure "veritysetup format 512" veritysetup format --data-block-size=512 --hash-block-size=512 \
+    --salt=$zero_salt "$work/huge.tar" "$work/hash.img"
 measure "layerseal layer (hash only)" "$bin" layer "$work/huge.tar"
 measure "layerseal layer -o VHD" "$bin" layer "$work/huge.tar" -o "$work/out.vhd" --vhd
+measure "erofs (hash only)" "$bin" layer "$work/huge.tar" --format erofs --erofs-uuid $uuid
+measure "erofs tar-index (hash only)" "$bin" layer "$work/huge.tar" --format erofs --tar-index --erofs-uuid $uuid
+have_fsverity=0
+if command -v fsverity >/dev/null; then
+    have_fsverity=1
+    measure "fsverity digest" fsverity digest "$work/huge.tar"
+fi
+measure "layerseal fsverity-digest" "$bin" fsverity-digest "$work/huge.tar"
 rm -f "$work/out.vhd" "$work/hash.img"
-peer=${WALL["veritysetup format"]}
-for n in "layerseal layer (hash only)" "layerseal layer -o VHD"; do
-    printf 'ratio %-28s %.2f x veritysetup\n' "$n" "$(echo "${WALL[$n]} / $peer" | bc -l)"
-done
+ratio() { # OURS PEER
+    printf 'ratio %-28s %.2f x %s\n' "$1" "$(echo "${WALL[$1]} / ${WALL[$2]}" | bc -l)" "$2"
+}
+ratio "layerseal layer (hash only)" "veritysetup format"
+ratio "layerseal layer -o VHD" "veritysetup format"
+ratio "erofs (hash only)" "veritysetup format"
+ratio "erofs tar-index (hash only)" "veritysetup format 512"
+[ "$have_fsverity" = 1 ] && ratio "layerseal fsverity-digest" "fsverity digest"
+true

@@ -274,6 +274,19 @@ fn tar_index_layers_match_containerd() {
             v["dmverity_sidecar"].as_str().unwrap(),
             "{name}: sidecar"
         );
+        // Our reader follows the chunk indexes into the appended tar and
+        // lists what the kernel listed for mkfs's full image.
+        let img = layerseal::erofs::reader::Image::open(&file).unwrap();
+        assert!(img.sb.checksum_ok, "{name}: superblock checksum");
+        let got = layerseal::erofs::reader::listing(&img).unwrap();
+        let base = name.trim_end_matches(".gz").trim_end_matches(".zst");
+        assert_eq!(
+            common::sha256_hex(got.join("\n").as_bytes()),
+            exp["layers"][base]["full_T0"]["tree_sha256"]
+                .as_str()
+                .unwrap(),
+            "{name}: listing through the tar-index"
+        );
     }
 }
 

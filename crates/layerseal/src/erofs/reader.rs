@@ -1,5 +1,6 @@
-//! A small EROFS reader (uncompressed images: flat plain / flat inline
-//! layouts, inline xattrs): superblock, inodes, directories, xattrs, data.
+//! A small EROFS reader (uncompressed images: flat plain / flat inline /
+//! chunk-based layouts, extra devices in one flat file as tar-index images
+//! have them, inline xattrs): superblock, inodes, directories, xattrs, data.
 //! Used by `verify`, the tests (listing images without a kernel) and a
 //! fuzz target. Corrupt images give typed errors; every offset is bounds
 //! checked and every walk is bounded, so no input panics or loops.
@@ -31,6 +32,8 @@ pub struct SuperInfo {
     pub compat: u32,
     pub uuid: [u8; 16],
     pub checksum_ok: bool,
+    /// Block address of each extra device (device id 1, 2, …) in the file.
+    pub device_uniaddr: Vec<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,9 +132,20 @@ impl<'a> Image<'a> {
             compat,
             uuid,
             checksum_ok,
+            device_uniaddr: Vec::new(),
         };
         if le32(sb, 40) != 0 {
             return Err(ReadError::Unsupported("meta_blkaddr other than 0".into()));
+        }
+        let mut info = info;
+        if incompat & 0x8 != 0 {
+            let slots = u64::from(le16(sb, 86));
+            let table = u64::from(le16(sb, 88)) * 128;
+            for i in 0..slots {
+                let slot = get(bytes, table + i * 128, 128, "device table")?;
+                let uniaddr = u64::from(le32(slot, 68)) | (u64::from(le16(slot, 74)) << 32);
+                info.device_uniaddr.push(uniaddr);
+            }
         }
         Ok(Image { bytes, sb: info })
     }
@@ -167,9 +181,9 @@ impl<'a> Image<'a> {
                 32u64,
             )
         };
-        if layout != 0 && layout != 2 {
+        if layout != 0 && layout != 2 && layout != 4 {
             return Err(ReadError::Unsupported(format!(
-                "inode {nid}: data layout {layout} (compressed or chunk-based)"
+                "inode {nid}: data layout {layout} (compressed)"
             )));
         }
         let xsize = if icount == 0 {
@@ -234,6 +248,7 @@ impl<'a> Image<'a> {
             )));
         }
         match ino.layout {
+            4 => self.chunked_data(ino),
             0 => {
                 if ino.size == 0 {
                     return Ok(Vec::new());
@@ -279,6 +294,65 @@ impl<'a> Image<'a> {
                 Ok(out)
             }
         }
+    }
+
+    /// Chunk-based data: a table of chunk addresses (8-byte aligned after
+    /// the inode and xattrs), each chunk on the primary or an extra device.
+    fn chunked_data(&self, ino: &InodeInfo) -> Result<Vec<u8>, ReadError> {
+        let bs = self.sb.block_size;
+        let format = ino.i_u;
+        if format & 0x40 != 0 {
+            return Err(ReadError::Unsupported("48-bit chunk addresses".into()));
+        }
+        let chunk_bits = (format & 0x1f) + bs.trailing_zeros();
+        if chunk_bits > 48 {
+            return Err(corrupt(format!(
+                "inode {}: chunk size 2^{chunk_bits}",
+                ino.nid
+            )));
+        }
+        let chunk = 1u64 << chunk_bits;
+        let indexes = format & 0x20 != 0;
+        let entry = if indexes { 8 } else { 4 };
+        let count = ino.size.div_ceil(chunk);
+        let table_at = ino.tail_at.div_ceil(8) * 8;
+        let table = get(
+            self.bytes,
+            table_at,
+            count * entry,
+            &format!("inode {} chunk table", ino.nid),
+        )?;
+        let mut out = Vec::with_capacity(ino.size as usize);
+        for (i, e) in table.chunks_exact(entry as usize).enumerate() {
+            let (device, blk) = if indexes {
+                (le16(e, 2), le32(e, 4))
+            } else {
+                (0, le32(e, 0))
+            };
+            let len = chunk.min(ino.size - i as u64 * chunk);
+            if blk == u32::MAX {
+                out.resize(out.len() + len as usize, 0);
+                continue;
+            }
+            let base = match device {
+                0 => 0,
+                d => *self
+                    .sb
+                    .device_uniaddr
+                    .get(usize::from(d) - 1)
+                    .ok_or_else(|| corrupt(format!("inode {}: no device {d}", ino.nid)))?,
+            };
+            let at = (base + u64::from(blk))
+                .checked_mul(bs)
+                .ok_or_else(|| corrupt("block overflow"))?;
+            out.extend_from_slice(get(
+                self.bytes,
+                at,
+                len,
+                &format!("inode {} chunk {i}", ino.nid),
+            )?);
+        }
+        Ok(out)
     }
 
     /// Directory entries (name, nid, file type), `.` and `..` included.
