@@ -605,12 +605,12 @@ impl Dump {
                 let _ = writeln!(out, "{path} 0 @120000 - - - - 0.0 {t} - -");
             }
             Kind::Inode(e) => {
-                let size = if e.mode & S_IFMT == S_IFDIR {
-                    0
-                } else {
-                    e.size
-                };
-                let digest = e.digest.map_or("-".to_string(), |d| {
+                // A directory's size, content, payload and digest never
+                // reach the image: print the canonical "0 ... - - -".
+                let dir = e.mode & S_IFMT == S_IFDIR;
+                let size = if dir { 0 } else { e.size };
+                let unused = |v: &Option<Vec<u8>>| if dir { None } else { v.clone() };
+                let digest = e.digest.filter(|_| !dir).map_or("-".to_string(), |d| {
                     d.iter().map(|b| format!("{b:02x}")).collect()
                 });
                 let _ = write!(
@@ -623,8 +623,8 @@ impl Dump {
                     e.rdev,
                     e.mtime_sec,
                     e.mtime_nsec,
-                    opt(&e.payload),
-                    opt(&e.content),
+                    opt(&unused(&e.payload)),
+                    opt(&unused(&e.content)),
                 );
                 let mut x = e.xattrs.clone();
                 x.sort();
@@ -671,6 +671,15 @@ mod tests {
         let orphan = b"/ 0 40755 2 0 0 0 0.0 - - -\n/a/b 0 100644 1 0 0 0 0.0 - - -\n";
         let e = parse(orphan, ParseOptions::default()).unwrap_err();
         assert_eq!(e.line, 2, "{e}");
+    }
+
+    #[test]
+    fn directory_content_is_not_printed() {
+        // Found by the fuzzer: a directory with unused content printed
+        // with size 0 must still parse back.
+        let d = parse(b"/ 6 40555 2 0 0 0 0.0 -U- -size5", ParseOptions::default()).unwrap();
+        assert_eq!(d.print(), "/ 0 40555 2 0 0 0 0.0 - - -\n");
+        parse(d.print().as_bytes(), ParseOptions { strict: true }).unwrap();
     }
 
     #[test]
