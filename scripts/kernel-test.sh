@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Prove a real Linux kernel accepts a layerseal ext4 VHD and an EROFS image
-# through dm-verity, and rejects each after one data byte is flipped. Four
-# bounded VM boots (QEMU, Debian's kernel; see testenv/kernel-verify.md).
+# Prove a real Linux kernel accepts a layerseal ext4 VHD, an EROFS image and
+# an EROFS tar-index file (512-byte verity blocks, data read from the
+# appended tar) through dm-verity, and rejects each after one byte is
+# flipped. Six bounded VM boots (QEMU, Debian's kernel; see
+# testenv/kernel-verify.md).
 #
 # Usage: scripts/kernel-test.sh [LAYERSEAL_BINARY]
 # Exit: 0 both checks as expected; 1 a check failed; 3 environment problem.
@@ -63,6 +65,25 @@ if "$kv" --image "$work/bad.erofs" --fs erofs --verity-roothash "$root" \
     echo "kernel-test: PASS flipped byte in the EROFS image rejected"; pass=$((pass+1))
 else
     echo "kernel-test: FAIL flipped byte in the EROFS image was not rejected"; fail=$((fail+1))
+fi
+# EROFS tar-index (containerd's enable_tar_index): index + tar + 512-byte tree.
+json=$("$bin" layer "$work/basic.tar" --format erofs --tar-index -o "$work/ti.erofs" --json)
+root=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["root_hash"])')
+off=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hash_offset"])')
+if "$kv" --image "$work/ti.erofs" --fs erofs --verity-roothash "$root" \
+        --hash-offset "$off" --expect-sha256-list "$work/sums.txt" --timeout 600; then
+    echo "kernel-test: PASS EROFS tar-index file mounted through dm-verity, all files match"; pass=$((pass+1))
+else
+    echo "kernel-test: FAIL EROFS tar-index file was not accepted"; fail=$((fail+1))
+fi
+cp "$work/ti.erofs" "$work/bad-ti.erofs"
+# One byte inside the appended tar (it starts after the 5120-byte index).
+printf '\x55' | dd of="$work/bad-ti.erofs" bs=1 seek=$((5120+3000)) conv=notrunc status=none
+if "$kv" --image "$work/bad-ti.erofs" --fs erofs --verity-roothash "$root" \
+        --hash-offset "$off" --expect-sha256-list "$work/sums.txt" --expect-verity-failure --timeout 600; then
+    echo "kernel-test: PASS flipped byte in the tar of a tar-index file rejected"; pass=$((pass+1))
+else
+    echo "kernel-test: FAIL flipped byte in a tar-index file was not rejected"; fail=$((fail+1))
 fi
 echo "kernel-test: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -2,7 +2,7 @@
 # Everything: formatting and lints, all tests with the independent checkers
 # required (e2fsck, veritysetup, qemu-img), the large corpus layers, and the
 # real debootstrap-built image in every file form, and the kernel check in a
-# VM (two bounded boots).
+# VM (six bounded boots).
 #
 # On a fresh Debian 12 machine as root this installs what it needs first.
 # Set LAYERSEAL_SKIP_VM=1 / LAYERSEAL_SKIP_REAL_IMAGE=1 to leave those out.
