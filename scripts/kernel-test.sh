@@ -26,64 +26,38 @@ with tarfile.open(sys.argv[1]) as t:
             print(f"{hashlib.sha256(t.extractfile(m).read()).hexdigest()}  {m.name.lstrip('./')}")
 PY
 
-json=$("$bin" layer "$work/basic.tar" -o "$work/basic.vhd" --vhd --json)
-root=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["root_hash"])')
-off=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hash_offset"])')
-echo "kernel-test: root $root, hash offset $off"
-
 pass=0 fail=0
-if "$kv" --image "$work/basic.vhd" --vhd --fs ext4 --verity-roothash "$root" \
-        --hash-offset "$off" --expect-sha256-list "$work/sums.txt" --timeout 600; then
-    echo "kernel-test: PASS good image mounted through dm-verity, all files match"; pass=$((pass+1))
-else
-    echo "kernel-test: FAIL good image was not accepted"; fail=$((fail+1))
-fi
+# check_pair LABEL FILE FLIP_AT FS [LAYER OPTIONS...]: build FILE from
+# basic.tar, boot once to see it accepted with every file matching, then
+# once more after flipping the byte at FLIP_AT to see dm-verity reject it.
+check_pair() {
+    local label=$1 file=$2 flip_at=$3 fs=$4; shift 4
+    local json root off vhd=()
+    json=$("$bin" layer "$work/basic.tar" -o "$file" --json "$@")
+    root=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["root_hash"])')
+    off=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hash_offset"])')
+    [[ " $* " == *" --vhd "* ]] && vhd=(--vhd)
+    echo "kernel-test: $label: root $root, hash offset $off"
+    if "$kv" --image "$file" "${vhd[@]}" --fs "$fs" --verity-roothash "$root" \
+            --hash-offset "$off" --expect-sha256-list "$work/sums.txt" --timeout 600; then
+        echo "kernel-test: PASS $label mounted through dm-verity, all files match"; pass=$((pass+1))
+    else
+        echo "kernel-test: FAIL $label was not accepted"; fail=$((fail+1))
+    fi
+    cp "$file" "$file.bad"
+    printf '\x55' | dd of="$file.bad" bs=1 seek="$flip_at" conv=notrunc status=none
+    if "$kv" --image "$file.bad" "${vhd[@]}" --fs "$fs" --verity-roothash "$root" \
+            --hash-offset "$off" --expect-sha256-list "$work/sums.txt" --expect-verity-failure --timeout 600; then
+        echo "kernel-test: PASS flipped byte in the $label rejected"; pass=$((pass+1))
+    else
+        echo "kernel-test: FAIL flipped byte in the $label was not rejected"; fail=$((fail+1))
+    fi
+}
 
-cp "$work/basic.vhd" "$work/bad.vhd"
-# Flip one byte in the data of the first regular file (block 9 is file data).
-printf '\x55' | dd of="$work/bad.vhd" bs=1 seek=$((9*4096+100)) conv=notrunc status=none
-if "$kv" --image "$work/bad.vhd" --vhd --fs ext4 --verity-roothash "$root" \
-        --hash-offset "$off" --expect-sha256-list "$work/sums.txt" --expect-verity-failure --timeout 600; then
-    echo "kernel-test: PASS flipped byte rejected by dm-verity"; pass=$((pass+1))
-else
-    echo "kernel-test: FAIL flipped byte was not rejected"; fail=$((fail+1))
-fi
-# EROFS (containerd's layout: verity tail after the image) through dm-verity.
-json=$("$bin" layer "$work/basic.tar" --format erofs -o "$work/basic.erofs" --json)
-root=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["root_hash"])')
-off=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hash_offset"])')
-if "$kv" --image "$work/basic.erofs" --fs erofs --verity-roothash "$root" \
-        --hash-offset "$off" --expect-sha256-list "$work/sums.txt" --timeout 600; then
-    echo "kernel-test: PASS EROFS image mounted through dm-verity, all files match"; pass=$((pass+1))
-else
-    echo "kernel-test: FAIL EROFS image was not accepted"; fail=$((fail+1))
-fi
-cp "$work/basic.erofs" "$work/bad.erofs"
-printf '\x55' | dd of="$work/bad.erofs" bs=1 seek=$((5*4096+100)) conv=notrunc status=none
-if "$kv" --image "$work/bad.erofs" --fs erofs --verity-roothash "$root" \
-        --hash-offset "$off" --expect-sha256-list "$work/sums.txt" --expect-verity-failure --timeout 600; then
-    echo "kernel-test: PASS flipped byte in the EROFS image rejected"; pass=$((pass+1))
-else
-    echo "kernel-test: FAIL flipped byte in the EROFS image was not rejected"; fail=$((fail+1))
-fi
-# EROFS tar-index (containerd's enable_tar_index): index + tar + 512-byte tree.
-json=$("$bin" layer "$work/basic.tar" --format erofs --tar-index -o "$work/ti.erofs" --json)
-root=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["root_hash"])')
-off=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["hash_offset"])')
-if "$kv" --image "$work/ti.erofs" --fs erofs --verity-roothash "$root" \
-        --hash-offset "$off" --expect-sha256-list "$work/sums.txt" --timeout 600; then
-    echo "kernel-test: PASS EROFS tar-index file mounted through dm-verity, all files match"; pass=$((pass+1))
-else
-    echo "kernel-test: FAIL EROFS tar-index file was not accepted"; fail=$((fail+1))
-fi
-cp "$work/ti.erofs" "$work/bad-ti.erofs"
-# One byte inside the appended tar (it starts after the 5120-byte index).
-printf '\x55' | dd of="$work/bad-ti.erofs" bs=1 seek=$((5120+3000)) conv=notrunc status=none
-if "$kv" --image "$work/bad-ti.erofs" --fs erofs --verity-roothash "$root" \
-        --hash-offset "$off" --expect-sha256-list "$work/sums.txt" --expect-verity-failure --timeout 600; then
-    echo "kernel-test: PASS flipped byte in the tar of a tar-index file rejected"; pass=$((pass+1))
-else
-    echo "kernel-test: FAIL flipped byte in a tar-index file was not rejected"; fail=$((fail+1))
-fi
+# Block 9 of the ext4 image is file data; block 5 of the EROFS image too;
+# the tar of a tar-index file starts after its 5120-byte index.
+check_pair "ext4 VHD" "$work/basic.vhd" $((9*4096+100)) ext4 --vhd
+check_pair "EROFS image" "$work/basic.erofs" $((5*4096+100)) erofs --format erofs
+check_pair "EROFS tar-index file" "$work/ti.erofs" $((5120+3000)) erofs --format erofs --tar-index
 echo "kernel-test: $pass passed, $fail failed"
 [ "$fail" = 0 ]
