@@ -237,6 +237,51 @@ fn erofs_expected() -> serde_json::Value {
         .unwrap()
 }
 
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
+}
+
+/// Loop-mount the EROFS file `img` on `mnt`, run `f` on the mount point,
+/// unmount. None (after a notice) when the kernel refuses and oracles are
+/// not required.
+fn with_erofs_mounted<T>(img: &Path, mnt: &Path, f: impl FnOnce(&Path) -> T) -> Option<T> {
+    std::fs::create_dir_all(mnt).unwrap();
+    let m = Command::new("mount")
+        .args(["-o", "loop,ro", "-t", "erofs"])
+        .arg(img)
+        .arg(mnt)
+        .output()
+        .unwrap();
+    if !m.status.success() {
+        let why = String::from_utf8_lossy(&m.stderr).trim().to_string();
+        if std::env::var("LAYERSEAL_REQUIRE_ORACLES").as_deref() == Ok("1") {
+            panic!("{}: mount failed: {why}", img.display());
+        }
+        eprintln!("SKIPPED: kernel EROFS mount ({why})");
+        return None;
+    }
+    let out = f(mnt);
+    let _ = Command::new("umount").arg(mnt).status();
+    Some(out)
+}
+
+/// sha256 of testenv/fs-listing.py's listing of a mounted tree (what the
+/// vectors' `tree_sha256` hashes).
+fn listing_sha256(mnt: &Path) -> String {
+    let listing = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testenv/fs-listing.py");
+    let l = Command::new("python3")
+        .arg(&listing)
+        .arg(mnt)
+        .arg("--sha256")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&l.stdout).trim().to_string()
+}
+
 #[test]
 fn fsck_erofs_accepts_and_the_kernel_lists_what_mkfs_images_show() {
     let Some(fsck) = tool("fsck.erofs", "erofs-utils") else {
@@ -244,12 +289,7 @@ fn fsck_erofs_accepts_and_the_kernel_lists_what_mkfs_images_show() {
     };
     let dir = tempfile::tempdir().unwrap();
     let exp = erofs_expected();
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false);
-    let listing = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testenv/fs-listing.py");
+    let is_root = is_root();
     let mut mounted = 0;
     for name in LAYERS.iter().chain(["unordered.tar"].iter()) {
         let img = format!("{name}.erofs");
@@ -279,47 +319,24 @@ fn fsck_erofs_accepts_and_the_kernel_lists_what_mkfs_images_show() {
             continue;
         }
         let mnt = dir.path().join(format!("mnt-{name}"));
-        std::fs::create_dir_all(&mnt).unwrap();
-        let m = Command::new("mount")
-            .args(["-o", "loop,ro", "-t", "erofs"])
-            .arg(dir.path().join(&img))
-            .arg(&mnt)
-            .output()
-            .unwrap();
-        if !m.status.success() {
-            if std::env::var("LAYERSEAL_REQUIRE_ORACLES").as_deref() == Ok("1") {
-                panic!(
-                    "{name}: mount failed: {}",
-                    String::from_utf8_lossy(&m.stderr)
-                );
-            }
-            eprintln!(
-                "SKIPPED: kernel EROFS mount ({})",
-                String::from_utf8_lossy(&m.stderr).trim()
-            );
+        let Some((got, sparse_ok)) = with_erofs_mounted(&dir.path().join(&img), &mnt, |mnt| {
+            let sparse_ok = (*name == "sparse.tar").then(|| {
+                // The expanded file (holes as zeros) as Python's tarfile reads it.
+                let py = "import hashlib,sys,tarfile\nt=tarfile.open(sys.argv[1])\nm=[x for x in t.getmembers() if x.isfile()][0]\nprint(hashlib.sha256(t.extractfile(m).read()).hexdigest())";
+                let want = Command::new("python3").args(["-c", py]).arg(dir.path().join(name)).output().unwrap();
+                let got = Command::new("sha256sum").arg(mnt.join("holes")).output().unwrap();
+                String::from_utf8_lossy(&got.stdout).split_whitespace().next() == String::from_utf8_lossy(&want.stdout).split_whitespace().next()
+            });
+            (listing_sha256(mnt), sparse_ok)
+        }) else {
             continue;
-        }
-        let l = Command::new("python3")
-            .arg(&listing)
-            .arg(&mnt)
-            .arg("--sha256")
-            .output()
-            .unwrap();
-        let sparse_ok = (*name == "sparse.tar").then(|| {
-            // The expanded file (holes as zeros) as Python's tarfile reads it.
-            let py = "import hashlib,sys,tarfile\nt=tarfile.open(sys.argv[1])\nm=[x for x in t.getmembers() if x.isfile()][0]\nprint(hashlib.sha256(t.extractfile(m).read()).hexdigest())";
-            let want = Command::new("python3").args(["-c", py]).arg(dir.path().join(name)).output().unwrap();
-            let got = Command::new("sha256sum").arg(mnt.join("holes")).output().unwrap();
-            String::from_utf8_lossy(&got.stdout).split_whitespace().next() == String::from_utf8_lossy(&want.stdout).split_whitespace().next()
-        });
-        let _ = Command::new("umount").arg(&mnt).status();
+        };
         if let Some(ok) = sparse_ok {
             assert!(
                 ok,
                 "sparse.tar: the mounted file differs from the tar's expanded content"
             );
         }
-        let got = String::from_utf8_lossy(&l.stdout).trim().to_string();
         let want = exp["layers"][name]["full_T0"]["tree_sha256"]
             .as_str()
             .unwrap_or("");
@@ -348,18 +365,12 @@ fn fsck_erofs_accepts_and_the_kernel_lists_what_mkfs_images_show() {
 /// directly, file data read through the device table from the appended tar.
 #[test]
 fn the_kernel_lists_what_tar_index_images_show() {
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false);
-    if !is_root {
+    if !is_root() {
         eprintln!("SKIPPED: kernel EROFS mounts of tar-index images need root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let exp = erofs_expected();
-    let listing = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testenv/fs-listing.py");
     let mut mounted = 0;
     for name in LAYERS.iter().filter(|n| **n != "sparse.tar") {
         let img = format!("{name}.ti.erofs");
@@ -383,34 +394,9 @@ fn the_kernel_lists_what_tar_index_images_show() {
             String::from_utf8_lossy(&o.stderr)
         );
         let mnt = dir.path().join(format!("mnt-ti-{name}"));
-        std::fs::create_dir_all(&mnt).unwrap();
-        let m = Command::new("mount")
-            .args(["-o", "loop,ro", "-t", "erofs"])
-            .arg(dir.path().join(&img))
-            .arg(&mnt)
-            .output()
-            .unwrap();
-        if !m.status.success() {
-            if std::env::var("LAYERSEAL_REQUIRE_ORACLES").as_deref() == Ok("1") {
-                panic!(
-                    "{name}: mount failed: {}",
-                    String::from_utf8_lossy(&m.stderr)
-                );
-            }
-            eprintln!(
-                "SKIPPED: kernel tar-index mount ({})",
-                String::from_utf8_lossy(&m.stderr).trim()
-            );
+        let Some(got) = with_erofs_mounted(&dir.path().join(&img), &mnt, listing_sha256) else {
             return;
-        }
-        let l = Command::new("python3")
-            .arg(&listing)
-            .arg(&mnt)
-            .arg("--sha256")
-            .output()
-            .unwrap();
-        let _ = Command::new("umount").arg(&mnt).status();
-        let got = String::from_utf8_lossy(&l.stdout).trim().to_string();
+        };
         let want = exp["layers"][name]["full_T0"]["tree_sha256"]
             .as_str()
             .unwrap();
