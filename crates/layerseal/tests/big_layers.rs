@@ -122,18 +122,9 @@ fn check(name: &str) {
 fn check_erofs(name: &str, tar_index: bool) {
     use layerseal::layer::{ErofsUuid, FsFormat};
     let variant = if tar_index { "tarindex_T0" } else { "full_T0" };
-    let exp: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(common::data_dir().join("erofs-expected.json")).unwrap(),
-    )
-    .unwrap();
+    let exp = common::erofs_expected();
     let e = &exp["layers"][name];
-    let hex: String = e["erofs_uuid"]
-        .as_str()
-        .unwrap()
-        .chars()
-        .filter(|c| *c != '-')
-        .collect();
-    let uuid: [u8; 16] = hex::decode(hex).unwrap().try_into().unwrap();
+    let uuid = common::uuid_bytes(e["erofs_uuid"].as_str().unwrap());
     let opts = LayerOptions {
         format: FsFormat::Erofs,
         erofs_uuid: ErofsUuid::Fixed(uuid),

@@ -6,37 +6,13 @@ mod common;
 use layerseal::erofs;
 use layerseal::sink::VecSink;
 
-fn uuid_bytes(s: &str) -> [u8; 16] {
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
-    let mut out = [0u8; 16];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
-    }
-    out
-}
-
-pub fn expected() -> serde_json::Value {
-    serde_json::from_str(
-        &std::fs::read_to_string(common::data_dir().join("erofs-expected.json")).unwrap(),
-    )
-    .unwrap()
-}
+use common::{erofs_expected as expected, erofs_layers, uuid_bytes};
 
 #[test]
 fn erofs_images_match_mkfs() {
     let exp = expected();
     let mut failures = Vec::new();
-    for name in [
-        "basic.tar",
-        "bigdir.tar",
-        "devices.tar",
-        "empty.tar",
-        "gnu-names.tar",
-        "names.tar",
-        "unordered.tar",
-        "whiteouts.tar",
-        "xattrs.tar",
-    ] {
+    for name in erofs_layers() {
         let e = &exp["layers"][name];
         let tar = common::layer(name);
         let uuid = uuid_bytes(e["erofs_uuid"].as_str().unwrap());
@@ -68,20 +44,7 @@ fn erofs_layers_with_verity_match_containerd() {
     let exp = expected();
     let fixed = uuid_bytes(exp["verity_uuid_used_in_vectors"].as_str().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let mut cases: Vec<(&str, Vec<u8>)> = [
-        "basic.tar",
-        "bigdir.tar",
-        "devices.tar",
-        "empty.tar",
-        "gnu-names.tar",
-        "names.tar",
-        "unordered.tar",
-        "whiteouts.tar",
-        "xattrs.tar",
-    ]
-    .iter()
-    .map(|n| (*n, common::layer(n)))
-    .collect();
+    let mut cases: Vec<(&str, Vec<u8>)> = erofs_layers().map(|n| (n, common::layer(n))).collect();
     // The differ names the image after the compressed blob: a .gz layer
     // gets another UUID, so another root.
     cases.push((
@@ -149,17 +112,7 @@ fn sparse_files_keep_their_data_unlike_mkfs() {
 fn reader_lists_what_the_kernel_listed() {
     use layerseal::erofs::reader::{listing, Image};
     let exp = expected();
-    for name in [
-        "basic.tar",
-        "bigdir.tar",
-        "devices.tar",
-        "empty.tar",
-        "gnu-names.tar",
-        "names.tar",
-        "unordered.tar",
-        "whiteouts.tar",
-        "xattrs.tar",
-    ] {
+    for name in erofs_layers() {
         let e = &exp["layers"][name];
         let tar = common::layer(name);
         let (sink, _) = erofs::convert(
@@ -216,20 +169,7 @@ fn tar_index_layers_match_containerd() {
     let exp = expected();
     let fixed = uuid_bytes(exp["verity_uuid_used_in_vectors"].as_str().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let mut cases: Vec<(&str, Vec<u8>)> = [
-        "basic.tar",
-        "bigdir.tar",
-        "devices.tar",
-        "empty.tar",
-        "gnu-names.tar",
-        "names.tar",
-        "unordered.tar",
-        "whiteouts.tar",
-        "xattrs.tar",
-    ]
-    .iter()
-    .map(|n| (*n, common::layer(n)))
-    .collect();
+    let mut cases: Vec<(&str, Vec<u8>)> = erofs_layers().map(|n| (n, common::layer(n))).collect();
     for name in ["basic.tar.gz", "basic.tar.zst"] {
         let path = common::data_dir().join("corpus").join(name);
         cases.push((name, std::fs::read(path).unwrap()));

@@ -14,14 +14,8 @@ fn data(pattern: &str, size: usize) -> Vec<u8> {
     }
 }
 
-fn uuid_bytes(s: &str) -> [u8; 16] {
-    let hex: String = s.chars().filter(|c| *c != '-').collect();
-    let mut out = [0u8; 16];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
-    }
-    out
-}
+mod common;
+use common::uuid_bytes;
 
 #[test]
 fn trees_match_veritysetup() {

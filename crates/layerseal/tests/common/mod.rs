@@ -17,6 +17,29 @@ pub fn expected() -> Value {
     serde_json::from_str(&text).expect("json")
 }
 
+/// The reference facts for mkfs.erofs + containerd (copied from the shared vectors).
+pub fn erofs_expected() -> Value {
+    let text = std::fs::read_to_string(data_dir().join("erofs-expected.json"))
+        .expect("erofs expected json");
+    serde_json::from_str(&text).expect("json")
+}
+
+/// The 16 bytes of a textual UUID (`xxxxxxxx-xxxx-…`).
+pub fn uuid_bytes(s: &str) -> [u8; 16] {
+    let hex: String = s.chars().filter(|c| *c != '-').collect();
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("uuid hex");
+    }
+    out
+}
+
+/// The small layers every EROFS variant reproduces (all but sparse.tar,
+/// where mkfs.erofs loses data and we do not).
+pub fn erofs_layers() -> impl Iterator<Item = &'static str> {
+    SMALL_LAYERS.iter().copied().filter(|n| *n != "sparse.tar")
+}
+
 /// Small corpus layers shipped as zstd fixtures (the bytes gen.py writes).
 pub const SMALL_LAYERS: &[&str] = &[
     "basic.tar",
