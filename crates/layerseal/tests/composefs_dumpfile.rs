@@ -3,37 +3,11 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use layerseal::composefs::dumpfile::{parse, ParseOptions};
-
-fn dumps(dir: &str) -> Vec<(String, Vec<u8>)> {
-    let root = common::data_dir().join("composefs-dumps").join(dir);
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter_map(|p: PathBuf| {
-            let name = p.file_name()?.to_str()?.to_string();
-            let raw = std::fs::read(&p).ok()?;
-            if let Some(stem) = name.strip_suffix(".zst") {
-                Some((stem.to_string(), zstd::decode_all(&raw[..]).unwrap()))
-            } else if let Some(stem) = name.strip_suffix(".gz") {
-                let mut v = Vec::new();
-                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut v)
-                    .unwrap();
-                Some((stem.to_string(), v))
-            } else {
-                None
-            }
-        })
-        .collect();
-    out.sort();
-    out
-}
 
 #[test]
 fn upstream_assets_pass_or_fail_as_upstream_expects() {
-    let all = dumps("upstream");
+    let all = common::composefs_dumps("upstream");
     assert!(all.len() >= 25, "assets missing: {}", all.len());
     let mut failures = Vec::new();
     for (name, bytes) in &all {
@@ -57,7 +31,7 @@ fn upstream_assets_pass_or_fail_as_upstream_expects() {
 
 #[test]
 fn printer_reproduces_composefs_rs_dumps() {
-    let all = dumps("rs-dir");
+    let all = common::composefs_dumps("rs-dir");
     assert!(all.len() >= 10);
     for (name, bytes) in &all {
         if name.ends_with(".head") {
@@ -71,7 +45,7 @@ fn printer_reproduces_composefs_rs_dumps() {
 
 #[test]
 fn printed_dumps_parse_back_to_the_same_tree() {
-    for (name, bytes) in dumps("upstream") {
+    for (name, bytes) in common::composefs_dumps("upstream") {
         if name.starts_with("should-fail-") {
             continue;
         }

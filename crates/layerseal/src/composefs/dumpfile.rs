@@ -60,8 +60,9 @@ pub struct Entry {
     pub payload: Option<Vec<u8>>,
     /// Inline file data.
     pub content: Option<Vec<u8>>,
-    /// fs-verity digest of an external file's data.
-    pub digest: Option<[u8; 32]>,
+    /// fs-verity digest of an external file's data (32 bytes from a
+    /// dumpfile; 64 for trees built from a sha512 repository).
+    pub digest: Option<Vec<u8>>,
     /// In input order, later duplicates replacing earlier ones.
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
@@ -407,7 +408,7 @@ impl Parser {
                     if external && parsed.is_none() {
                         return Err("invalid fs-verity digest".into());
                     }
-                    e.digest = parsed;
+                    e.digest = parsed.map(|d| d.to_vec());
                 }
                 if external && size.div_ceil(chunk_size(size)) > MAX_CHUNKS {
                     return Err("file too large".into());
@@ -610,9 +611,13 @@ impl Dump {
                 let dir = e.mode & S_IFMT == S_IFDIR;
                 let size = if dir { 0 } else { e.size };
                 let unused = |v: &Option<Vec<u8>>| if dir { None } else { v.clone() };
-                let digest = e.digest.filter(|_| !dir).map_or("-".to_string(), |d| {
-                    d.iter().map(|b| format!("{b:02x}")).collect()
-                });
+                let digest = e
+                    .digest
+                    .as_ref()
+                    .filter(|_| !dir)
+                    .map_or("-".to_string(), |d| {
+                        d.iter().map(|b| format!("{b:02x}")).collect()
+                    });
                 let _ = write!(
                     out,
                     "{path} {size} {:o} {} {} {} {} {}.{} {} {} {digest}",

@@ -3,3 +3,4 @@
 
 pub mod dumpfile;
 pub mod escape;
+pub mod image;

@@ -120,6 +120,37 @@ const XATTR_PREFIXES: [(u8, &[u8]); 5] = [
 ];
 const FILTER_SEED: u32 = 0x25BB_E08F;
 
+/// The prefix index of an xattr name and the suffix stored on disk (the
+/// first matching prefix wins; `lustre.` is never used).
+pub fn xattr_prefix(name: &[u8]) -> (u8, &[u8]) {
+    XATTR_PREFIXES
+        .iter()
+        .find_map(|(i, p)| name.strip_prefix(*p).map(|s| (*i, s)))
+        .unwrap_or((0, name))
+}
+
+/// The name-filter bit of one xattr (set bits are cleared in the stored
+/// filter: a set bit there means "certainly absent").
+pub fn xattr_filter_bit(index: u8, suffix: &[u8]) -> u32 {
+    1 << (xxh32(suffix, FILTER_SEED.wrapping_add(u32::from(index))) & 31)
+}
+
+/// One xattr entry as stored inline or in the shared table: length,
+/// index, value length, suffix, value, zero-padded to 4 bytes.
+pub fn push_xattr_entry(out: &mut Vec<u8>, index: u8, suffix: &[u8], value: &[u8]) {
+    out.push(suffix.len() as u8);
+    out.push(index);
+    out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    out.extend_from_slice(suffix);
+    out.extend_from_slice(value);
+    out.resize(out.len().div_ceil(4) * 4, 0);
+}
+
+/// Size of that entry.
+pub fn xattr_entry_len(suffix: &[u8], value: &[u8]) -> usize {
+    (4 + suffix.len() + value.len()).div_ceil(4) * 4
+}
+
 /// The inline xattr body: 12-byte header then entries sorted by
 /// `name ‖ 0 ‖ value` (erofs-utils 1.9.3). Empty when there are none.
 pub fn xattr_body(xattrs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
@@ -135,17 +166,9 @@ pub fn xattr_body(xattrs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
     let mut bits = 0u32;
     let mut entries = Vec::new();
     for (name, value) in sorted {
-        let (index, suffix) = XATTR_PREFIXES
-            .iter()
-            .find_map(|(i, p)| name.strip_prefix(*p).map(|s| (*i, s)))
-            .unwrap_or((0, name.as_slice()));
-        bits |= 1 << (xxh32(suffix, FILTER_SEED.wrapping_add(u32::from(index))) & 31);
-        entries.push(suffix.len() as u8);
-        entries.push(index);
-        entries.extend_from_slice(&(value.len() as u16).to_le_bytes());
-        entries.extend_from_slice(suffix);
-        entries.extend_from_slice(value);
-        entries.resize(entries.len().div_ceil(4) * 4, 0);
+        let (index, suffix) = xattr_prefix(name);
+        bits |= xattr_filter_bit(index, suffix);
+        push_xattr_entry(&mut entries, index, suffix, value);
     }
     let mut body = vec![0u8; 12];
     body[0..4].copy_from_slice(&(!bits).to_le_bytes());

@@ -106,3 +106,36 @@ pub fn archive(entries: &[Vec<u8>]) -> Vec<u8> {
     out.extend_from_slice(&[0u8; 1024]);
     out
 }
+
+/// The dumpfiles under `composefs-dumps/DIR`, decompressed (`.zst` or
+/// `.gz`; the name keeps `.gz` as upstream spells it), sorted by name.
+pub fn composefs_dumps(dir: &str) -> Vec<(String, Vec<u8>)> {
+    let root = data_dir().join("composefs-dumps").join(dir);
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter_map(|p: PathBuf| {
+            let name = p.file_name()?.to_str()?.to_string();
+            let raw = std::fs::read(&p).ok()?;
+            if let Some(stem) = name.strip_suffix(".zst") {
+                Some((stem.to_string(), zstd::decode_all(&raw[..]).unwrap()))
+            } else if name.ends_with(".gz") {
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut v)
+                    .unwrap();
+                Some((name, v))
+            } else {
+                None
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Expected composefs images (copied from the shared vectors).
+pub fn composefs_expected() -> Value {
+    let text = std::fs::read_to_string(data_dir().join("composefs-images.json"))
+        .expect("composefs-images.json");
+    serde_json::from_str(&text).expect("json")
+}
