@@ -4,3 +4,4 @@
 pub mod dumpfile;
 pub mod escape;
 pub mod image;
+pub mod oci;

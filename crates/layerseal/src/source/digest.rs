@@ -50,9 +50,7 @@ impl fmt::Display for Digest {
     }
 }
 
-pub fn hex_lower(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+pub use crate::verity::hex_lower;
 
 /// Hashes everything read through it; at the end compares with what was
 /// expected and fails the read that hits EOF when they differ.

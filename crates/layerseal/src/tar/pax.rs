@@ -104,8 +104,10 @@ pub fn parse_time(s: &[u8]) -> Option<Timestamp> {
 }
 
 /// Apply a pending PAX map to an entry's header (spec §7.4). Records with
-/// empty values change nothing but stay in `pax`.
-pub fn merge(h: &mut Header, pax: Option<PaxMap>) -> Result<(), TarError> {
+/// empty values change nothing but stay in `pax`. With `lenient_times` an
+/// unparsable time record is left to the caller (it stays in `pax`)
+/// instead of failing the header.
+pub fn merge(h: &mut Header, pax: Option<PaxMap>, lenient_times: bool) -> Result<(), TarError> {
     let Some(map) = pax else {
         h.pax = None;
         return Ok(());
@@ -123,9 +125,18 @@ pub fn merge(h: &mut Header, pax: Option<PaxMap>) -> Result<(), TarError> {
             b"uid" => h.uid = parse_decimal(v).ok_or_else(bad)?,
             b"gid" => h.gid = parse_decimal(v).ok_or_else(bad)?,
             b"size" => h.size = parse_decimal(v).ok_or_else(bad)?,
-            b"mtime" => h.mtime = Some(parse_time(v).ok_or_else(bad)?),
-            b"atime" => h.atime = Some(parse_time(v).ok_or_else(bad)?),
-            b"ctime" => h.ctime = Some(parse_time(v).ok_or_else(bad)?),
+            b"mtime" | b"atime" | b"ctime" => {
+                let t = match parse_time(v) {
+                    Some(t) => t,
+                    None if lenient_times => continue,
+                    None => return Err(bad()),
+                };
+                match k.as_slice() {
+                    b"mtime" => h.mtime = Some(t),
+                    b"atime" => h.atime = Some(t),
+                    _ => h.ctime = Some(t),
+                }
+            }
             _ => {}
         }
     }

@@ -45,6 +45,7 @@ pub struct Reader<R> {
     offset: u64,
     /// Offset of the current entry's header block.
     entry_offset: u64,
+    lenient_pax_times: bool,
 }
 
 impl<R: Read> Reader<R> {
@@ -57,7 +58,16 @@ impl<R: Read> Reader<R> {
             stop: None,
             offset: 0,
             entry_offset: 0,
+            lenient_pax_times: false,
         }
+    }
+
+    /// Accept PAX time records Go rejects (e.g. `1.12a`), leaving the raw
+    /// record in `Header::pax` for callers with their own rule (composefs
+    /// import reads the fraction as cfsctl does).
+    pub fn lenient_pax_times(mut self) -> Self {
+        self.lenient_pax_times = true;
+        self
     }
 
     /// Byte offset in the stream of the header of the entry last returned.
@@ -139,7 +149,7 @@ impl<R: Read> Reader<R> {
                     }
                 }
                 _ => {
-                    pax::merge(&mut h, pending.take())?;
+                    pax::merge(&mut h, pending.take(), self.lenient_pax_times)?;
                     if !long_name.is_empty() {
                         h.name = long_name;
                     }
@@ -423,7 +433,7 @@ fn global_entry(name: Vec<u8>, records: PaxMap, format: Format) -> Header {
     // A bad value stops Go's merge (in random map order); keep only the
     // header name then, as the spec suggests, and no records.
     let mut probe = h.clone();
-    if pax::merge(&mut probe, Some(records)).is_ok() {
+    if pax::merge(&mut probe, Some(records), false).is_ok() {
         h.name = probe.name;
         h.pax = probe.pax;
     }
