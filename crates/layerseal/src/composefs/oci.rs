@@ -747,6 +747,6 @@ mod tests {
     fn makedev_matches_glibc() {
         assert_eq!(makedev(8, 1), 0x801);
         assert_eq!(makedev(4096, 0), 1 << 44);
-        assert_eq!(makedev(0, 256), 0x1000_00);
+        assert_eq!(makedev(0, 256), 0x0010_0000);
     }
 }
