@@ -14,6 +14,7 @@ pub mod compress;
 pub mod erofs;
 pub mod ext4;
 pub mod layer;
+pub mod layer_stream;
 pub mod pipeline;
 pub mod sink;
 pub mod source;

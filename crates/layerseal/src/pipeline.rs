@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use crate::compress::{self, Compression};
+use crate::compress::Compression;
 use crate::layer::{
     convert_tar_checked, ErofsUuid, FsFormat, LayerError, LayerOptions, Outputs, StreamDigests,
 };
-use crate::source::digest::ThreadMeasured;
+use crate::layer_stream::open_layer;
 use crate::source::{Digest, Image, Layer};
 
 /// Where to write each layer's files; None for root hashes only.
@@ -35,7 +35,7 @@ pub struct ImageOptions {
     /// Reuse root hashes computed before (hash-only runs), keyed by diff_id.
     pub cache: Option<PathBuf>,
     /// Called with (layer index, compressed bytes read so far).
-    pub progress: Option<Arc<dyn Fn(usize, u64) + Send + Sync>>,
+    pub progress: Option<crate::layer_stream::ProgressFn>,
     pub format: FsFormat,
     pub erofs_uuid: ErofsUuid,
     /// EROFS tar-index layers (index + tar, 512-byte verity blocks).
@@ -176,23 +176,6 @@ fn cache_put(dir: &Path, layout: &str, diff_id: &Digest, root: &str) {
     }
 }
 
-/// Counts bytes for the progress callback.
-struct Progress<R> {
-    inner: R,
-    index: usize,
-    done: u64,
-    f: Arc<dyn Fn(usize, u64) + Send + Sync>,
-}
-
-impl<R: std::io::Read> std::io::Read for Progress<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.done += n as u64;
-        (self.f)(self.index, self.done);
-        Ok(n)
-    }
-}
-
 fn convert_one(
     image: &Image,
     layer: &Layer,
@@ -224,34 +207,8 @@ fn convert_one(
             }
         }
     }
-    let (blob, stored_size) = image
-        .store
-        .open(&layer.path)
-        .map_err(|e| fail(e.to_string()))?;
-    // Stores that cannot tell a size (chunked HTTP) say u64::MAX.
-    let stored_size = match (stored_size, layer.size) {
-        (u64::MAX, Some(s)) => s,
-        (n, _) => n,
-    };
-    if let Some(size) = layer.size {
-        if size != stored_size {
-            return Err(fail(format!(
-                "blob is {stored_size} bytes but its descriptor says {size}"
-            )));
-        }
-    }
-    let blob: Box<dyn std::io::Read + Send> = match &opts.progress {
-        Some(f) => Box::new(Progress {
-            inner: blob,
-            index: layer.index,
-            done: 0,
-            f: f.clone(),
-        }),
-        None => blob,
-    };
-    let (blob, blob_m) = ThreadMeasured::new(blob);
-    let (compression, decoded) = compress::open(blob).map_err(|e| fail(e.to_string()))?;
-    let (decoded, diff_m) = ThreadMeasured::new(decoded);
+    let opened = open_layer(image, layer, opts.progress.as_ref()).map_err(fail)?;
+    let (compression, decoded) = (opened.compression, opened.tar);
     let (data, hash) = match &opts.outputs {
         Some(plan) => {
             let (d, h) = output_paths(plan, layer);
@@ -264,27 +221,7 @@ fn convert_one(
         None => (None, None),
     };
     let lopts = opts.layer_options(data.clone(), hash.clone(), threads);
-    let check = || -> Result<(), String> {
-        if let Some(d) = &layer.digest {
-            let (got, bytes) = blob_m.finish();
-            if bytes != stored_size {
-                return Err(format!(
-                    "blob not read to its end ({bytes} of {stored_size} bytes)"
-                ));
-            }
-            if d.algorithm == "sha256" && &got != d {
-                return Err(format!("blob digest mismatch: expected {d}, got {got}"));
-            }
-        }
-        let (got, _) = diff_m.finish();
-        if got != layer.diff_id {
-            return Err(format!(
-                "diff_id mismatch: the config says {}, the uncompressed layer is {got}",
-                layer.diff_id
-            ));
-        }
-        Ok(())
-    };
+    let check = || opened.check.verify();
     // containerd's differ names EROFS images after the blob digest; an
     // archive without one (legacy docker-archive) has uncompressed layers,
     // whose blob digest is the diff_id.

@@ -4,4 +4,7 @@
 pub mod dumpfile;
 pub mod escape;
 pub mod image;
+pub mod import;
 pub mod oci;
+pub mod repo;
+pub mod splitstream;

@@ -35,8 +35,10 @@ const MAX_NAME: usize = 255;
 pub trait ObjectStore {
     fn algorithm(&self) -> Algorithm;
     /// Consume exactly `size` bytes of `data`, keep them if this store
-    /// keeps objects, and return their fs-verity digest.
-    fn put(&mut self, data: &mut dyn Read, size: u64) -> io::Result<Vec<u8>>;
+    /// keeps objects, and return their fs-verity digest. `contiguous`:
+    /// the bytes are the next `size` bytes of the layer tar itself (not
+    /// a sparse file's expansion), so a splitstream may refer to them.
+    fn put(&mut self, data: &mut dyn Read, size: u64, contiguous: bool) -> io::Result<Vec<u8>>;
 }
 
 /// Computes digests and keeps nothing (`compute-id`).
@@ -50,7 +52,7 @@ impl ObjectStore for DigestOnly {
         self.algorithm
     }
 
-    fn put(&mut self, data: &mut dyn Read, size: u64) -> io::Result<Vec<u8>> {
+    fn put(&mut self, data: &mut dyn Read, size: u64, _contiguous: bool) -> io::Result<Vec<u8>> {
         digest_exact(data, size, self.algorithm, self.threads)
     }
 }
@@ -418,9 +420,10 @@ impl MergedTree {
                     S_IFREG => {
                         let size = u64::try_from(h.size).map_err(|_| "negative size")?;
                         if size > INLINE_MAX {
+                            let contiguous = !data.entry_is_sparse();
                             Content::External {
                                 size,
-                                digest: store.put(data, size)?,
+                                digest: store.put(data, size, contiguous)?,
                             }
                         } else {
                             let mut buf = Vec::with_capacity(size as usize);

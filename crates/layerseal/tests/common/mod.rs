@@ -139,3 +139,44 @@ pub fn composefs_expected() -> Value {
         .expect("composefs-images.json");
     serde_json::from_str(&text).expect("json")
 }
+
+/// Write an OCI image layout with one manifest tagged `tag`: `layers` are
+/// (blob bytes, media type), `config` the raw config JSON. Returns the
+/// manifest digest.
+pub fn write_oci_layout(
+    dir: &std::path::Path,
+    layers: &[(Vec<u8>, &str)],
+    config: &[u8],
+    tag: &str,
+) -> String {
+    use serde_json::json;
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |b: &[u8]| {
+        let d = sha256_hex(b);
+        std::fs::write(blobs.join(&d), b).unwrap();
+        d
+    };
+    let cfg = put(config);
+    let descs: Vec<Value> = layers
+        .iter()
+        .map(|(b, mt)| json!({"mediaType": mt, "digest": format!("sha256:{}", put(b)), "size": b.len()}))
+        .collect();
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": format!("sha256:{cfg}"), "size": config.len()},
+        "layers": descs,
+    }))
+    .unwrap();
+    let m = put(&manifest);
+    let index = serde_json::to_vec(&json!({"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": format!("sha256:{m}"), "size": manifest.len(),
+        "annotations": {"org.opencontainers.image.ref.name": tag}}]}))
+    .unwrap();
+    std::fs::write(dir.join("index.json"), index).unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    format!("sha256:{m}")
+}

@@ -1,0 +1,307 @@
+//! A composefs repository in composefs-rs's layout (spec: composefs.md
+//! §5.1):
+//!
+//! ```text
+//! meta.json                          version, fs-verity algorithm
+//! objects/XX/<rest of hex>           content named by fs-verity digest
+//! images/<hex> -> ../objects/XX/…    EROFS images made here
+//! images/refs/<name> -> ../../<hex>
+//! streams/<content id> -> ../objects/XX/…    splitstreams
+//! streams/refs/oci/<tag> -> ../../oci-manifest-sha256:<hex>
+//! ```
+//!
+//! Every file is written under a temporary name in its final directory
+//! and renamed into place when complete. This host's kernel cannot enable
+//! fs-verity, so objects are stored without it (cfsctl calls such a
+//! repository "insecure"); names are always the userspace-computed digest.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::oci::ObjectStore;
+use super::splitstream::SplitStream;
+use crate::verity::{fsverity, hex_lower, Algorithm};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> RepoError + '_ {
+    move |source| RepoError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The `algorithm` string of meta.json.
+pub fn algorithm_name(a: Algorithm) -> &'static str {
+    match a {
+        Algorithm::Sha256 => "fsverity-sha256-12",
+        Algorithm::Sha512 => "fsverity-sha512-12",
+    }
+}
+
+fn parse_algorithm(s: &str) -> Option<Algorithm> {
+    match s {
+        "fsverity-sha256-12" => Some(Algorithm::Sha256),
+        "fsverity-sha512-12" => Some(Algorithm::Sha512),
+        _ => None,
+    }
+}
+
+pub struct Repository {
+    root: PathBuf,
+    algorithm: Algorithm,
+    /// Hashing threads for large objects (0 = all cores).
+    pub threads: usize,
+}
+
+/// `oci` tag → file name under `streams/refs/oci/`.
+fn escape_tag(tag: &str) -> String {
+    tag.replace('%', "%25").replace('/', "%2F")
+}
+
+impl Repository {
+    /// Create a repository (or open an existing one with the same
+    /// algorithm).
+    pub fn init(root: &Path, algorithm: Algorithm) -> Result<Self, RepoError> {
+        if root.join("meta.json").exists() {
+            let repo = Self::open(root)?;
+            if repo.algorithm != algorithm {
+                return Err(RepoError::Invalid {
+                    path: root.join("meta.json"),
+                    message: format!(
+                        "already a repository with algorithm {}",
+                        algorithm_name(repo.algorithm)
+                    ),
+                });
+            }
+            return Ok(repo);
+        }
+        for d in ["objects", "images/refs", "streams/refs/oci"] {
+            let p = root.join(d);
+            fs::create_dir_all(&p).map_err(io_at(&p))?;
+        }
+        let meta = serde_json::json!({
+            "version": 1,
+            "algorithm": algorithm_name(algorithm),
+            "features": {
+                "compatible": [],
+                "read-only-compatible": ["v1_erofs"],
+                "incompatible": []
+            },
+            "erofs_formats": {"default": 1}
+        });
+        let text = serde_json::to_vec_pretty(&meta).expect("json");
+        write_atomic(&root.join("meta.json"), &text)?;
+        Ok(Repository {
+            root: root.to_path_buf(),
+            algorithm,
+            threads: 0,
+        })
+    }
+
+    pub fn open(root: &Path) -> Result<Self, RepoError> {
+        let path = root.join("meta.json");
+        let text = fs::read(&path).map_err(io_at(&path))?;
+        let invalid = |message: String| RepoError::Invalid {
+            path: path.clone(),
+            message,
+        };
+        let meta: serde_json::Value =
+            serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
+        if meta["version"].as_u64() != Some(1) {
+            return Err(invalid(format!("unsupported version {}", meta["version"])));
+        }
+        if let Some(f) = meta["features"]["incompatible"].as_array() {
+            if !f.is_empty() {
+                return Err(invalid(format!("unsupported incompatible features {f:?}")));
+            }
+        }
+        let algorithm = meta["algorithm"]
+            .as_str()
+            .and_then(parse_algorithm)
+            .ok_or_else(|| invalid(format!("unknown algorithm {}", meta["algorithm"])))?;
+        Ok(Repository {
+            root: root.to_path_buf(),
+            algorithm,
+            threads: 0,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// `objects/XX/<rest>` relative to the repository.
+    pub fn object_rel(digest: &[u8]) -> String {
+        let hex = hex_lower(digest);
+        format!("objects/{}/{}", &hex[..2], &hex[2..])
+    }
+
+    pub fn object_path(&self, digest: &[u8]) -> PathBuf {
+        self.root.join(Self::object_rel(digest))
+    }
+
+    pub fn open_object(&self, digest: &[u8]) -> Result<fs::File, RepoError> {
+        let p = self.object_path(digest);
+        fs::File::open(&p).map_err(io_at(&p))
+    }
+
+    /// Store `size` bytes of `data` as an object; returns its digest.
+    pub fn put_reader(&self, data: &mut dyn Read, size: u64) -> Result<Vec<u8>, RepoError> {
+        let dir = self.root.join("objects");
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&dir)
+            .map_err(io_at(&dir))?;
+        let digest = {
+            let mut tee = Tee {
+                inner: data,
+                out: tmp.as_file_mut(),
+            };
+            super::oci::digest_exact(&mut tee, size, self.algorithm, self.threads)
+                .map_err(io_at(tmp.path()))?
+        };
+        self.persist_object(tmp, &digest)?;
+        Ok(digest)
+    }
+
+    pub fn put_bytes(&self, data: &[u8]) -> Result<Vec<u8>, RepoError> {
+        self.put_reader(&mut &data[..], data.len() as u64)
+    }
+
+    fn persist_object(&self, tmp: tempfile::NamedTempFile, digest: &[u8]) -> Result<(), RepoError> {
+        let dest = self.object_path(digest);
+        if dest.exists() {
+            return Ok(()); // same content: the temporary file goes away
+        }
+        let parent = dest.parent().expect("objects/XX");
+        fs::create_dir_all(parent).map_err(io_at(parent))?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(io_at(tmp.path()))?;
+        tmp.persist(&dest).map_err(|e| RepoError::Io {
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        Ok(())
+    }
+
+    /// Point `link` (relative to the repository) at `target` (relative
+    /// to the link's directory), replacing what was there.
+    fn symlink(&self, link: &str, target: &str) -> Result<(), RepoError> {
+        let path = self.root.join(link);
+        let dir = path.parent().expect("in a directory");
+        fs::create_dir_all(dir).map_err(io_at(dir))?;
+        let tmp = dir.join(format!(".tmp-link-{}", std::process::id()));
+        let _ = fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(target, &tmp).map_err(io_at(&tmp))?;
+        fs::rename(&tmp, &path).map_err(io_at(&path))
+    }
+
+    /// Store a splitstream and name it `streams/<content_id>`.
+    pub fn write_stream(&self, content_id: &str, file: &[u8]) -> Result<Vec<u8>, RepoError> {
+        let digest = self.put_bytes(file)?;
+        self.symlink(
+            &format!("streams/{content_id}"),
+            &format!("../{}", Self::object_rel(&digest)),
+        )?;
+        Ok(digest)
+    }
+
+    pub fn has_stream(&self, content_id: &str) -> bool {
+        self.root.join("streams").join(content_id).exists()
+    }
+
+    /// A splitstream by content id or `refs/…` name, and its digest.
+    pub fn read_stream(&self, name: &str) -> Result<(SplitStream, Vec<u8>), RepoError> {
+        let path = self.root.join("streams").join(name);
+        let bytes = fs::read(&path).map_err(io_at(&path))?;
+        let stream = SplitStream::parse(&bytes).map_err(io_at(&path))?;
+        let digest = fsverity::digest(&bytes[..], self.algorithm, 1).map_err(io_at(&path))?;
+        Ok((stream, digest))
+    }
+
+    /// Reassemble a splitstream's content from its objects.
+    pub fn stream_reader<'a>(&'a self, stream: &'a SplitStream) -> impl Read + 'a {
+        stream.reader(move |digest| {
+            let f = self
+                .open_object(digest)
+                .map_err(|e| io::Error::new(io::ErrorKind::NotFound, e.to_string()))?;
+            Ok(Box::new(io::BufReader::new(f)) as Box<dyn Read>)
+        })
+    }
+
+    /// Store an EROFS image and list it under `images/`.
+    pub fn commit_image(&self, image: &[u8]) -> Result<Vec<u8>, RepoError> {
+        let digest = self.put_bytes(image)?;
+        self.symlink(
+            &format!("images/{}", hex_lower(&digest)),
+            &format!("../{}", Self::object_rel(&digest)),
+        )?;
+        Ok(digest)
+    }
+
+    /// Tag a manifest splitstream.
+    pub fn set_oci_tag(&self, tag: &str, manifest_content_id: &str) -> Result<(), RepoError> {
+        self.symlink(
+            &format!("streams/refs/oci/{}", escape_tag(tag)),
+            &format!("../../{manifest_content_id}"),
+        )
+    }
+
+    /// The `streams/` name of a tag.
+    pub fn oci_tag_ref(tag: &str) -> String {
+        format!("refs/oci/{}", escape_tag(tag))
+    }
+}
+
+fn write_atomic(path: &Path, data: &[u8]) -> Result<(), RepoError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_at(dir))?;
+    tmp.write_all(data).map_err(io_at(tmp.path()))?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(0o644))
+        .map_err(io_at(tmp.path()))?;
+    tmp.persist(path).map_err(|e| RepoError::Io {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// Copies what is read into `out`.
+struct Tee<'a, R: ?Sized> {
+    inner: &'a mut R,
+    out: &'a mut fs::File,
+}
+
+impl<R: Read + ?Sized> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.out.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+impl ObjectStore for Repository {
+    fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    fn put(&mut self, data: &mut dyn Read, size: u64, _contiguous: bool) -> io::Result<Vec<u8>> {
+        self.put_reader(data, size)
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+}
