@@ -59,6 +59,14 @@ impl AtomicFile {
     }
 }
 
+/// Write `bytes` to `target` atomically.
+pub fn write_file(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let f = AtomicFile::create(target)?;
+    f.file().write_all(bytes)?;
+    f.commit()
+}
+
 impl Drop for AtomicFile {
     fn drop(&mut self) {
         if self.file.take().is_some() {

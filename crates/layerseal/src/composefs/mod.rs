@@ -1,10 +1,13 @@
 //! composefs: the dumpfile text form (composefs-dump(5)) and its escaping.
 //! The image writer, repository and OCI import build on these.
 
+pub mod artifact;
 pub mod dumpfile;
 pub mod escape;
 pub mod image;
 pub mod import;
 pub mod oci;
 pub mod repo;
+pub mod sign;
+pub mod signatures;
 pub mod splitstream;

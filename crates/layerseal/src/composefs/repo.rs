@@ -99,7 +99,8 @@ impl Repository {
             "erofs_formats": {"default": 1}
         });
         let text = serde_json::to_vec_pretty(&meta).expect("json");
-        write_atomic(&root.join("meta.json"), &text)?;
+        let meta_path = root.join("meta.json");
+        crate::atomic::write_file(&meta_path, &text).map_err(io_at(&meta_path))?;
         Ok(Repository {
             root: root.to_path_buf(),
             algorithm,
@@ -261,24 +262,43 @@ impl Repository {
         )
     }
 
+    /// Record `artifact` (a manifest splitstream) as a referrer of the
+    /// manifest `subject` (both `sha256:…`).
+    pub fn add_referrer(
+        &self,
+        subject: &str,
+        artifact: &str,
+        content_id: &str,
+    ) -> Result<(), RepoError> {
+        self.symlink(
+            &format!("streams/refs/oci-referrers/{subject}/{artifact}"),
+            &format!("../../../{content_id}"),
+        )
+    }
+
+    /// The `streams/` names of the referrers of `subject`.
+    pub fn referrers(&self, subject: &str) -> Result<Vec<String>, RepoError> {
+        let dir = self.root.join("streams/refs/oci-referrers").join(subject);
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for e in entries {
+            let e = e.map_err(io_at(&dir))?;
+            if let Some(name) = e.file_name().to_str() {
+                if !name.starts_with('.') {
+                    out.push(format!("refs/oci-referrers/{subject}/{name}"));
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// The `streams/` name of a tag.
     pub fn oci_tag_ref(tag: &str) -> String {
         format!("refs/oci/{}", escape_tag(tag))
     }
-}
-
-fn write_atomic(path: &Path, data: &[u8]) -> Result<(), RepoError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(io_at(dir))?;
-    tmp.write_all(data).map_err(io_at(tmp.path()))?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(0o644))
-        .map_err(io_at(tmp.path()))?;
-    tmp.persist(path).map_err(|e| RepoError::Io {
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
 }
 
 /// Copies what is read into `out`.

@@ -1,0 +1,252 @@
+//! Signing a pulled image, keeping the signature artifact in the
+//! repository as composefs-rs does (`streams/refs/oci-referrers/<subject
+//! manifest>/<artifact>`), exporting it to an OCI layout, and verifying
+//! an image against a certificate.
+
+use std::path::Path;
+
+use super::artifact::{self, Artifact};
+use super::import::{compute_id_for_tag, manifest_content_id, open_tag, ImportError};
+use super::oci::XattrFilter;
+use super::repo::{RepoError, Repository};
+use super::sign::{self, Signer};
+use super::splitstream::{SplitStream, Writer};
+use crate::source::Digest;
+use crate::verity::hex_lower;
+
+const OCI_BLOB: [u8; 8] = *b"oci_blob";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignatureError {
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Sign(#[from] sign::SignError),
+    #[error("{0}")]
+    Other(String),
+}
+
+fn other(e: impl std::fmt::Display) -> SignatureError {
+    SignatureError::Other(e.to_string())
+}
+
+fn blob_content_id(d: &Digest) -> String {
+    format!("oci-blob-{}:{}", d.algorithm, d.hex)
+}
+
+/// The merged image id of a tag (V1, default xattr filter): what is signed.
+pub fn merged_id(repo: &Repository, tag: &str) -> Result<Vec<u8>, SignatureError> {
+    Ok(compute_id_for_tag(repo, tag, 1, XattrFilter::AllowlistOnly)?.1)
+}
+
+/// Sign the merged image of `tag` and store the artifact.
+pub fn sign_tag(repo: &Repository, tag: &str, signer: &Signer) -> Result<Artifact, SignatureError> {
+    let stored = open_tag(repo, tag)?;
+    let id = merged_id(repo, tag)?;
+    let der = signer.sign_fsverity(repo.algorithm(), &id)?;
+    let key = artifact::merged_annotation_key(repo.algorithm());
+    let art = artifact::build(&stored.manifest, &[(key, hex_lower(&id), der)]);
+    store_artifact(repo, &stored.manifest, &art)?;
+    Ok(art)
+}
+
+fn one_chunk_stream(
+    repo: &Repository,
+    data: &[u8],
+    kind: [u8; 8],
+    refs: &[(String, Vec<u8>)],
+) -> Result<Vec<u8>, SignatureError> {
+    let object = repo.put_bytes(data)?;
+    let mut w = Writer::new(repo.algorithm(), kind).map_err(other)?;
+    w.external(&object, data.len() as u64).map_err(other)?;
+    for (name, d) in refs {
+        w.add_named_ref(name, d);
+    }
+    w.finish().map_err(other)
+}
+
+fn store_artifact(repo: &Repository, subject: &[u8], art: &Artifact) -> Result<(), SignatureError> {
+    let mut refs = Vec::new();
+    for (d, bytes) in &art.blobs {
+        let file = one_chunk_stream(repo, bytes, OCI_BLOB, &[])?;
+        refs.push((
+            d.to_string(),
+            repo.write_stream(&blob_content_id(d), &file)?,
+        ));
+    }
+    let file = one_chunk_stream(
+        repo,
+        &art.manifest,
+        super::splitstream::content_type::OCI_MANIFEST,
+        &refs,
+    )?;
+    let id = manifest_content_id(&art.digest);
+    repo.write_stream(&id, &file)?;
+    let subject = Digest::sha256_of(subject);
+    repo.add_referrer(&subject.to_string(), &art.digest.to_string(), &id)?;
+    Ok(())
+}
+
+fn stream_bytes(repo: &Repository, stream: &SplitStream) -> Result<Vec<u8>, SignatureError> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut repo.stream_reader(stream), &mut out).map_err(other)?;
+    Ok(out)
+}
+
+/// The signature artifacts stored for a tag: (manifest bytes, blobs).
+pub fn artifacts_for_tag(repo: &Repository, tag: &str) -> Result<Vec<Artifact>, SignatureError> {
+    let stored = open_tag(repo, tag)?;
+    let subject = Digest::sha256_of(&stored.manifest).to_string();
+    let mut out = Vec::new();
+    for name in repo.referrers(&subject)? {
+        let (stream, _) = repo.read_stream(&name)?;
+        let manifest = stream_bytes(repo, &stream)?;
+        let mut blobs = Vec::new();
+        for (blob_name, idx) in &stream.named_refs {
+            let path = repo.object_path(&stream.stream_refs[*idx]);
+            let bytes =
+                std::fs::read(&path).map_err(|e| other(format!("{}: {e}", path.display())))?;
+            let blob_stream = SplitStream::parse(&bytes).map_err(other)?;
+            let d = Digest::parse(blob_name).map_err(other)?;
+            blobs.push((d, stream_bytes(repo, &blob_stream)?));
+        }
+        out.push(Artifact {
+            digest: Digest::sha256_of(&manifest),
+            manifest,
+            blobs,
+        });
+    }
+    Ok(out)
+}
+
+/// What verification found.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub image_id: Vec<u8>,
+    pub artifact: Digest,
+    pub signatures: usize,
+}
+
+/// Check the tag's merged image against its stored signatures: the
+/// recomputed image id must be what each merged signature names, and
+/// each must verify with `cert_pem`. No signature is a failure.
+pub fn verify_tag(
+    repo: &Repository,
+    tag: &str,
+    cert_pem: &[u8],
+) -> Result<Verified, SignatureError> {
+    let id = merged_id(repo, tag)?;
+    let key = artifact::merged_annotation_key(repo.algorithm());
+    let mut last_error = None;
+    for art in artifacts_for_tag(repo, tag)? {
+        match verify_artifact(&art, &key, repo.algorithm(), &id, cert_pem) {
+            Ok(n) => {
+                return Ok(Verified {
+                    image_id: id,
+                    artifact: art.digest,
+                    signatures: n,
+                })
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        other(format!(
+            "{tag}: no composefs signature stored for this image"
+        ))
+    }))
+}
+
+/// All merged-image signatures in one artifact must name `id` and
+/// verify; returns how many there were (at least one).
+pub fn verify_artifact(
+    art: &Artifact,
+    key: &str,
+    algorithm: crate::verity::Algorithm,
+    id: &[u8],
+    cert_pem: &[u8],
+) -> Result<usize, SignatureError> {
+    let manifest = artifact::parse(&art.manifest).map_err(other)?;
+    let mut n = 0;
+    for (k, value, blob) in artifact::signatures(&manifest) {
+        if k != key {
+            continue;
+        }
+        if value != hex_lower(id) {
+            return Err(other(format!(
+                "the signature is for image {value}, but the image is now {}",
+                hex_lower(id)
+            )));
+        }
+        let der = art
+            .blobs
+            .iter()
+            .find(|(d, _)| d.to_string() == blob)
+            .map(|(_, b)| b)
+            .ok_or_else(|| other(format!("signature blob {blob} missing")))?;
+        sign::verify_fsverity(der, algorithm, id, cert_pem)?;
+        n += 1;
+    }
+    if n == 0 {
+        return Err(other(format!(
+            "artifact {} has no {key} signature",
+            art.digest
+        )));
+    }
+    Ok(n)
+}
+
+/// Write the tag's signature artifacts into an OCI layout (created if
+/// needed): blobs under `blobs/sha256/`, each artifact manifest listed
+/// in `index.json` with its `artifactType`.
+pub fn export_to_layout(repo: &Repository, tag: &str, dir: &Path) -> Result<usize, SignatureError> {
+    let arts = artifacts_for_tag(repo, tag)?;
+    let stored = open_tag(repo, tag)?;
+    let io = |p: &Path, e: std::io::Error| other(format!("{}: {e}", p.display()));
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).map_err(|e| io(&blobs, e))?;
+    let put = |d: &Digest, bytes: &[u8]| -> Result<(), SignatureError> {
+        let p = blobs.join(&d.hex);
+        if !p.exists() {
+            crate::atomic::write_file(&p, bytes).map_err(|e| io(&p, e))?;
+        }
+        Ok(())
+    };
+    put(&Digest::sha256_of(&stored.manifest), &stored.manifest)?;
+    let index_path = dir.join("index.json");
+    let mut index: serde_json::Value = match std::fs::read(&index_path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| other(format!("{}: {e}", index_path.display())))?,
+        Err(_) => serde_json::json!({"schemaVersion": 2, "manifests": []}),
+    };
+    let manifests = index["manifests"]
+        .as_array_mut()
+        .ok_or_else(|| other(format!("{}: no manifests list", index_path.display())))?;
+    for art in &arts {
+        for (d, b) in &art.blobs {
+            put(d, b)?;
+        }
+        put(&art.digest, &art.manifest)?;
+        if !manifests
+            .iter()
+            .any(|m| m["digest"] == art.digest.to_string())
+        {
+            manifests.push(serde_json::json!({
+                "mediaType": artifact::MANIFEST_MEDIA_TYPE,
+                "digest": art.digest.to_string(),
+                "size": art.manifest.len(),
+                "artifactType": artifact::ARTIFACT_TYPE,
+            }));
+        }
+    }
+    let layout = dir.join("oci-layout");
+    if !layout.exists() {
+        crate::atomic::write_file(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)
+            .map_err(|e| io(&layout, e))?;
+    }
+    let text = serde_json::to_vec(&index).expect("json");
+    crate::atomic::write_file(&index_path, &text).map_err(|e| io(&index_path, e))?;
+    Ok(arts.len())
+}

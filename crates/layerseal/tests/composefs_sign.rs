@@ -1,0 +1,171 @@
+//! PKCS#7 fs-verity signatures and the signature artifact against the
+//! composefs-rs PR 226 reference run (test key only), and verification
+//! failing for a wrong key, a changed image and a missing signature.
+
+mod common;
+
+use base64::Engine;
+use layerseal::composefs::artifact;
+use layerseal::composefs::import::{pull, PullOptions};
+use layerseal::composefs::repo::Repository;
+use layerseal::composefs::sign::{verify_fsverity, Signer};
+use layerseal::composefs::signatures::{export_to_layout, sign_tag, verify_tag};
+use layerseal::source::{open_image, ImageRef, Platform};
+use layerseal::verity::{fsverity, Algorithm};
+use serde_json::{json, Value};
+
+fn data(name: &str) -> Vec<u8> {
+    std::fs::read(common::data_dir().join("composefs-sign").join(name)).unwrap()
+}
+
+fn expected() -> Value {
+    serde_json::from_slice(&data("expected.json")).unwrap()
+}
+
+fn signer(name: &str) -> Signer {
+    Signer::from_pem(
+        &data(&format!("{name}.cert.pem")),
+        &data(&format!("{name}.key.pem")),
+    )
+    .unwrap()
+}
+
+const BASIC_ID: &str = "efcd28524b876383cfd4c45b781c5ff6fcd866b3e9b2682b06bc5b3644cc49fe";
+
+#[test]
+fn signature_bytes_equal_the_reference() {
+    let e = expected();
+    let id = hex::decode(BASIC_ID).unwrap();
+    assert_eq!(
+        hex::encode(fsverity::formatted_digest(Algorithm::Sha256, &id)),
+        e["formatted_digest_hex"].as_str().unwrap()
+    );
+    let der = signer("test-signer")
+        .sign_fsverity(Algorithm::Sha256, &id)
+        .unwrap();
+    let want = base64::engine::general_purpose::STANDARD
+        .decode(e["signature_der_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(der, want);
+    let cert = data("test-signer.cert.pem");
+    verify_fsverity(&der, Algorithm::Sha256, &id, &cert).unwrap();
+    // Another key (same subject name), another digest, a damaged signature.
+    let other = data("other-signer.cert.pem");
+    assert!(verify_fsverity(&der, Algorithm::Sha256, &id, &other).is_err());
+    let mut id2 = id.clone();
+    id2[0] ^= 1;
+    assert!(verify_fsverity(&der, Algorithm::Sha256, &id2, &cert).is_err());
+    let mut bad = der.clone();
+    let n = bad.len();
+    bad[n - 10] ^= 1;
+    assert!(verify_fsverity(&bad, Algorithm::Sha256, &id, &cert).is_err());
+    for cut in [0, 10, n / 2, n - 1] {
+        assert!(verify_fsverity(&der[..cut], Algorithm::Sha256, &id, &cert).is_err());
+    }
+    // A key that is not the certificate's is refused up front.
+    assert!(Signer::from_pem(&cert, &data("other-signer.key.pem")).is_err());
+}
+
+/// Pull corpus "basic" (as the reference run did) into a fresh repo.
+fn pulled_basic(dir: &std::path::Path) -> (Repository, std::path::PathBuf) {
+    let layers: Vec<Vec<u8>> = ["usrbase.tar", "basic.tar"]
+        .iter()
+        .map(|n| common::layer(n))
+        .collect();
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", common::sha256_hex(l)))
+        .collect();
+    let config = serde_json::to_vec(&json!({
+        "architecture": "amd64", "config": {}, "history": [], "os": "linux",
+        "rootfs": {"diff_ids": diff_ids, "type": "layers"}
+    }))
+    .unwrap();
+    let blobs: Vec<(Vec<u8>, &str)> = layers
+        .into_iter()
+        .map(|l| (l, "application/vnd.oci.image.layer.v1.tar"))
+        .collect();
+    let layout = dir.join("layout");
+    common::write_oci_layout(&layout, &blobs, &config, "t");
+    let repo = Repository::init(&dir.join("repo"), Algorithm::Sha256).unwrap();
+    let image = open_image(
+        &ImageRef::OciDir(layout.clone(), Some("t".into())),
+        &Platform::new("linux", "amd64", None),
+    )
+    .unwrap();
+    pull(
+        &repo,
+        &image,
+        "basic",
+        &PullOptions {
+            erofs_version: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    (repo, layout)
+}
+
+#[test]
+fn artifact_equals_the_reference_and_verifies() {
+    let e = expected();
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, layout) = pulled_basic(tmp.path());
+    let cert = data("test-signer.cert.pem");
+    // No signature yet: verification fails.
+    let err = verify_tag(&repo, "basic", &cert).unwrap_err().to_string();
+    assert!(err.contains("no composefs signature"), "{err}");
+
+    let art = sign_tag(&repo, "basic", &signer("test-signer")).unwrap();
+    assert_eq!(
+        art.manifest,
+        data("artifact-manifest.json"),
+        "artifact manifest bytes"
+    );
+    assert_eq!(
+        art.digest.to_string(),
+        e["artifact_manifest_digest"].as_str().unwrap()
+    );
+    let parsed = artifact::parse(&art.manifest).unwrap();
+    assert_eq!(
+        parsed.layers[0].digest,
+        format!("sha256:{}", e["signature_sha256"].as_str().unwrap())
+    );
+    assert!(repo
+        .root()
+        .join("streams/refs/oci-referrers")
+        .join(&parsed.subject.digest)
+        .join(art.digest.to_string())
+        .exists());
+
+    let ok = verify_tag(&repo, "basic", &cert).unwrap();
+    assert_eq!(hex::encode(&ok.image_id), BASIC_ID);
+    assert!(verify_tag(&repo, "basic", &data("other-signer.cert.pem")).is_err());
+
+    // Exported next to the image it signs: listed with its artifactType.
+    assert_eq!(export_to_layout(&repo, "basic", &layout).unwrap(), 1);
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let listed = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["digest"] == art.digest.to_string())
+        .unwrap();
+    assert_eq!(listed["artifactType"], artifact::ARTIFACT_TYPE);
+    assert!(layout
+        .join("blobs/sha256")
+        .join(e["signature_sha256"].as_str().unwrap())
+        .is_file());
+
+    // Change one object of the image: the recomputed id no longer
+    // matches what was signed.
+    let victim = repo
+        .root()
+        .join("objects/02/cfeb0b29b7cc5427ccdf430515210152a738dfd2381c99525d019a140389b3");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&victim, bytes).unwrap();
+    let err = verify_tag(&repo, "basic", &cert).unwrap_err().to_string();
+    assert!(err.contains("the image is now"), "{err}");
+}
