@@ -7,6 +7,7 @@ pub mod escape;
 pub mod image;
 pub mod import;
 pub mod oci;
+pub mod read;
 pub mod repo;
 pub mod sign;
 pub mod signatures;

@@ -34,6 +34,11 @@ pub struct SuperInfo {
     pub checksum_ok: bool,
     /// Block address of each extra device (device id 1, 2, …) in the file.
     pub device_uniaddr: Vec<u64>,
+    /// Time of compact inodes (which store an offset from it).
+    pub build_time: i64,
+    pub build_time_nsec: u32,
+    /// Block of the shared xattr table.
+    pub xattr_blkaddr: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +138,9 @@ impl<'a> Image<'a> {
             uuid,
             checksum_ok,
             device_uniaddr: Vec::new(),
+            build_time: le64(sb, 24) as i64,
+            build_time_nsec: le32(sb, 32),
+            xattr_blkaddr: u64::from(le32(sb, 44)),
         };
         if le32(sb, 40) != 0 {
             return Err(ReadError::Unsupported("meta_blkaddr other than 0".into()));
@@ -174,8 +182,8 @@ impl<'a> Image<'a> {
                 le16(head, 4),
                 u32::from(le16(head, 6)),
                 u64::from(le32(head, 8)),
-                i64::from(le32(head, 12)),
-                0,
+                self.sb.build_time.wrapping_add(i64::from(le32(head, 12))),
+                self.sb.build_time_nsec,
                 u32::from(le16(head, 24)),
                 u32::from(le16(head, 26)),
                 32u64,
@@ -199,8 +207,17 @@ impl<'a> Image<'a> {
                 xsize,
                 &format!("inode {nid} xattrs"),
             )?;
-            let shared = u64::from(body[4]);
-            let mut p = 12 + 4 * shared as usize;
+            let shared = usize::from(body[4]);
+            if 12 + 4 * shared > body.len() {
+                return Err(corrupt(format!(
+                    "inode {nid}: more shared xattrs than its body holds"
+                )));
+            }
+            for i in 0..shared {
+                let id = u64::from(le32(body, 12 + 4 * i));
+                xattrs.push(self.shared_xattr(nid, id)?);
+            }
+            let mut p = 12 + 4 * shared;
             while p + 4 <= body.len() {
                 let (nlen, index, vlen) = (
                     body[p] as usize,
@@ -236,6 +253,26 @@ impl<'a> Image<'a> {
             xattrs,
             tail_at: at + isize + xsize,
         })
+    }
+
+    /// Entry `id` of the shared xattr table.
+    fn shared_xattr(&self, nid: u64, id: u64) -> Result<(Vec<u8>, Vec<u8>), ReadError> {
+        let what = format!("inode {nid} shared xattr {id}");
+        let at = self
+            .sb
+            .xattr_blkaddr
+            .checked_mul(self.sb.block_size)
+            .and_then(|b| b.checked_add(id.checked_mul(4)?))
+            .ok_or_else(|| corrupt(format!("{what}: offset overflow")))?;
+        let head = get(self.bytes, at, 4, &what)?;
+        let (nlen, index, vlen) = (u64::from(head[0]), head[1], u64::from(le16(head, 2)));
+        let body = get(self.bytes, at + 4, nlen + vlen, &what)?;
+        let prefix = PREFIXES
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map_or(&b""[..], |(_, p)| *p);
+        let name = [prefix, &body[..nlen as usize]].concat();
+        Ok((name, body[nlen as usize..].to_vec()))
     }
 
     /// The data of a regular file, symlink or directory.
