@@ -1,6 +1,7 @@
 //! Command-line front ends of layerseal: the native `layerseal` commands
 //! and the `dmverity-vhd` drop-in. The binaries are thin wrappers.
 
+mod composefs_cli;
 pub mod dmverity_vhd;
 mod goflag;
 pub mod native;

@@ -206,6 +206,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// composefs: images byte-identical to mkcomposefs, a composefs-rs
+    /// repository (OCI pull, image ids equal to `cfsctl oci compute-id`),
+    /// PKCS#7 signatures, fsck/gc and mounting.
+    Composefs(crate::composefs_cli::ComposefsArgs),
     /// fs-verity digests of files, as `fsverity digest` prints them
     /// (`ALG:HEX FILE`): the name composefs gives each object.
     FsverityDigest {
@@ -258,7 +262,7 @@ struct ImageArgs {
 
 /// How to reach a registry (docker:// images).
 #[derive(clap::Args)]
-struct RegistryArgs {
+pub(crate) struct RegistryArgs {
     /// Registry user name (else the docker config's credentials, else anonymous).
     #[arg(short, long)]
     username: Option<String>,
@@ -295,17 +299,19 @@ pub fn default_cache_dir() -> Option<PathBuf> {
         .map(|h| PathBuf::from(h).join(".cache/layerseal"))
 }
 
-fn open(image: &str, platform: &str, registry: &RegistryArgs) -> Result<Image, String> {
+pub(crate) fn open(image: &str, platform: &str, registry: &RegistryArgs) -> Result<Image, String> {
     let platform = Platform::parse(platform)?;
     let r = ImageRef::parse(image).map_err(|e| e.to_string())?;
     open_image_with(&r, &platform, &registry.options()).map_err(|e| e.to_string())
 }
 
 /// Called with (layer index, compressed bytes read).
-type ProgressFn = Arc<dyn Fn(usize, u64) + Send + Sync>;
+use layerseal::layer_stream::ProgressFn;
 
 /// Per-layer progress bars on stderr when it is a terminal.
-fn layer_progress(image: &Image) -> (Option<ProgressFn>, Option<indicatif::MultiProgress>) {
+pub(crate) fn layer_progress(
+    image: &Image,
+) -> (Option<ProgressFn>, Option<indicatif::MultiProgress>) {
     if !std::io::stderr().is_terminal() {
         return (None, None);
     }
@@ -683,6 +689,7 @@ fn run(cli: Cli) -> Result<i32, String> {
                 Err(e) => Err(e.to_string()),
             }
         }
+        Command::Composefs(args) => crate::composefs_cli::run(args),
         Command::FsverityDigest {
             files,
             hash_alg,

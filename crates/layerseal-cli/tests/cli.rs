@@ -1,21 +1,12 @@
 //! Both binaries, run as users run them.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::*;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use sha2::{Digest, Sha256};
-
-fn data() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../layerseal/tests/data")
-}
-
-/// Unpack a corpus fixture into `dir`, returning its path.
-fn fixture(dir: &Path, name: &str) -> PathBuf {
-    let packed = std::fs::read(data().join("corpus").join(format!("{name}.zst"))).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, zstd::decode_all(&packed[..]).unwrap()).unwrap();
-    path
-}
 
 fn expected() -> serde_json::Value {
     serde_json::from_str(
@@ -30,18 +21,6 @@ fn dmverity_vhd(args: &[&str], cwd: &Path) -> Output {
         .current_dir(cwd)
         .output()
         .unwrap()
-}
-
-fn layerseal(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_layerseal"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]

@@ -1,5 +1,8 @@
 //! Image commands on the example image shipped in the repo.
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -14,10 +17,6 @@ fn run(bin: &str, args: &[&str], cwd: &Path) -> Output {
         .env("XDG_CACHE_HOME", cwd.join("cache"))
         .output()
         .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// The first layer is examples/hello-layer.tar.gz: its root must equal

@@ -5,6 +5,9 @@
 //! tests say SKIPPED on stderr and pass, unless LAYERSEAL_REQUIRE_ORACLES=1
 //! (set by scripts/test-all.sh), which makes a missing tool a failure.
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -19,17 +22,6 @@ const LAYERS: &[&str] = &[
     "whiteouts.tar",
     "xattrs.tar",
 ];
-
-fn data() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../layerseal/tests/data")
-}
-
-fn fixture(dir: &Path, name: &str) -> PathBuf {
-    let packed = std::fs::read(data().join("corpus").join(format!("{name}.zst"))).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, zstd::decode_all(&packed[..]).unwrap()).unwrap();
-    path
-}
 
 /// The tool's path, or None after a visible notice (or a panic when required).
 fn tool(name: &str, package: &str) -> Option<PathBuf> {
@@ -235,14 +227,6 @@ fn qemu_img_reads_the_vhd_size() {
 fn erofs_expected() -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(data().join("erofs-expected.json")).unwrap())
         .unwrap()
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false)
 }
 
 /// Loop-mount the EROFS file `img` on `mnt`, run `f` on the mount point,

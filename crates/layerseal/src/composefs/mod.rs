@@ -6,6 +6,8 @@ pub mod dumpfile;
 pub mod escape;
 pub mod image;
 pub mod import;
+pub mod maintenance;
+pub mod mount;
 pub mod oci;
 pub mod read;
 pub mod repo;

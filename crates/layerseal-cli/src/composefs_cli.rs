@@ -1,0 +1,530 @@
+//! `layerseal composefs …`: images, a composefs-rs repository, OCI
+//! import, signatures and mounting.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use layerseal::composefs::dumpfile::{parse, ParseOptions};
+use layerseal::composefs::image::{build, ImageOptions};
+use layerseal::composefs::import::{compute_id_for_tag, pull, PullOptions};
+use layerseal::composefs::maintenance::{fsck, gc};
+use layerseal::composefs::mount::{mount_image, MountOptions};
+use layerseal::composefs::oci::{DigestOnly, XattrFilter};
+use layerseal::composefs::read::image_to_dump;
+use layerseal::composefs::repo::Repository;
+use layerseal::composefs::sign::Signer;
+use layerseal::composefs::signatures::{export_to_layout, sign_tag, verify_tag};
+use layerseal::layer_stream::open_layer;
+use layerseal::verity::{fsverity, hex_lower, Algorithm};
+use serde_json::json;
+
+use crate::native::{exit, layer_progress, open, RegistryArgs};
+
+#[derive(Args)]
+pub struct ComposefsArgs {
+    /// Repository directory (as `cfsctl --repo`).
+    #[arg(long, global = true, env = "LAYERSEAL_COMPOSEFS_REPO")]
+    repo: Option<PathBuf>,
+    /// fs-verity hash: for `init`, the repository's; elsewhere, digests
+    /// printed (default: the repository's, else sha512 as cfsctl).
+    #[arg(long, global = true, value_enum)]
+    hash: Option<Hash>,
+    /// Print results as JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Hash {
+    Sha256,
+    Sha512,
+}
+
+impl Hash {
+    fn algorithm(self) -> Algorithm {
+        match self {
+            Hash::Sha256 => Algorithm::Sha256,
+            Hash::Sha512 => Algorithm::Sha512,
+        }
+    }
+}
+
+#[derive(Args)]
+struct IdArgs {
+    /// EROFS format version of the image (cfsctl's default is 1).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1))]
+    erofs_version: u32,
+    /// Keep `user.*` xattrs (cfsctl `--xattrs keep-user-xattrs`); by default
+    /// only `security.capability` is kept.
+    #[arg(long)]
+    keep_user_xattrs: bool,
+}
+
+impl IdArgs {
+    fn filter(&self) -> XattrFilter {
+        if self.keep_user_xattrs {
+            XattrFilter::KeepUserXattrs
+        } else {
+            XattrFilter::AllowlistOnly
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Verb {
+    /// fs-verity digest of files (the names composefs gives objects).
+    Digest {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Write a composefs image from a dumpfile, byte-identical to C
+    /// `mkcomposefs --from-file`; prints its fs-verity digest (sha256, as
+    /// `mkcomposefs --print-digest`, unless --hash says otherwise).
+    Mkimage {
+        /// The dumpfile (composefs-dump(5)); `-` reads stdin.
+        #[arg(long)]
+        from_file: PathBuf,
+        /// Where to write the image.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Lowest format version (0 or 1).
+        #[arg(long, default_value_t = 0)]
+        min_version: u32,
+        /// Highest format version: v1 is chosen over v0 only when the
+        /// tree has whiteout devices (default 1; raised to --min-version).
+        #[arg(long)]
+        max_version: Option<u32>,
+        /// Parse as `CFS_PARSE_STRICT=1` does.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Print a composefs image as a dumpfile.
+    Dump { image: PathBuf },
+    /// Create a repository (`--repo`, `--hash`, default sha512).
+    Init,
+    /// Import an image (any source `layerseal create` reads) into the
+    /// repository and tag it; prints the image id.
+    Pull {
+        /// docker://…, oci:DIR[:TAG], oci-archive:…, docker-archive:…,
+        /// docker-daemon:…
+        source: String,
+        tag: String,
+        #[arg(long, default_value = "linux/amd64")]
+        platform: String,
+        #[command(flatten)]
+        id: IdArgs,
+        #[command(flatten)]
+        registry: RegistryArgs,
+    },
+    /// The image id (fs-verity digest of the merged EROFS) of a tag in the
+    /// repository, or of an image source with --image (nothing stored).
+    ComputeId {
+        /// A tag in the repository.
+        #[arg(required_unless_present = "image")]
+        tag: Option<String>,
+        /// Compute from this image source instead, without a repository.
+        #[arg(long, conflicts_with = "tag")]
+        image: Option<String>,
+        #[arg(long, default_value = "linux/amd64")]
+        platform: String,
+        #[command(flatten)]
+        id: IdArgs,
+        #[command(flatten)]
+        registry: RegistryArgs,
+        /// Also write the image here.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Sign a tag's merged image (PKCS#7 over its fs-verity digest) and
+    /// store the signature artifact in the repository.
+    Sign {
+        tag: String,
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Check a tag's image against its stored signatures and a trusted
+    /// certificate (exit 3 when it does not verify).
+    Verify {
+        tag: String,
+        #[arg(long)]
+        cert: PathBuf,
+    },
+    /// Write a tag's signature artifacts into an OCI layout directory.
+    ExportSignatures {
+        tag: String,
+        #[arg(long)]
+        layout: PathBuf,
+    },
+    /// Check every object against its name and every stream, image and
+    /// tag for what it refers to (exit 3 on problems).
+    Fsck,
+    /// Delete objects nothing refers to.
+    Gc {
+        /// Only report what would be deleted.
+        #[arg(short = 'n', long)]
+        dry_run: bool,
+    },
+    /// Mount an image (a tag of the repository, an image id, or an image
+    /// file) read-only with overlayfs `verity=require`.
+    Mount {
+        /// Tag, image id, or path of an image file.
+        image: String,
+        mountpoint: PathBuf,
+        /// Object directory (default: the repository's objects/).
+        #[arg(long)]
+        objects: Option<PathBuf>,
+        /// Do not require fs-verity on objects (filesystems without it).
+        #[arg(long)]
+        insecure: bool,
+    },
+}
+
+fn repo_path(args: &ComposefsArgs) -> Result<&Path, String> {
+    args.repo
+        .as_deref()
+        .ok_or_else(|| "this command needs --repo DIR (or LAYERSEAL_COMPOSEFS_REPO)".into())
+}
+
+fn open_repo(args: &ComposefsArgs) -> Result<Repository, String> {
+    Repository::open(repo_path(args)?).map_err(|e| e.to_string())
+}
+
+fn read_file(p: &Path) -> Result<Vec<u8>, String> {
+    if p == Path::new("-") {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)
+            .map_err(|e| format!("stdin: {e}"))?;
+        return Ok(v);
+    }
+    std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+fn write_output(p: &Path, bytes: &[u8]) -> Result<(), String> {
+    layerseal::atomic::write_file(p, bytes).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+fn print_json(json: bool, value: serde_json::Value, text: impl FnOnce()) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value).expect("json"));
+    } else {
+        text();
+    }
+}
+
+pub fn run(args: ComposefsArgs) -> Result<i32, String> {
+    let json = args.json;
+    let hash = |default: Algorithm| args.hash.map_or(default, Hash::algorithm);
+    match &args.verb {
+        Verb::Digest { files } => {
+            let alg = hash(open_repo(&args).map_or(Algorithm::Sha512, |r| r.algorithm()));
+            let mut out = Vec::new();
+            for f in files {
+                let file = File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
+                let d = fsverity::digest(std::io::BufReader::with_capacity(1 << 20, file), alg, 0)
+                    .map_err(|e| format!("{}: {e}", f.display()))?;
+                out.push((f, hex_lower(&d)));
+            }
+            let list: Vec<_> = out
+                .iter()
+                .map(|(f, d)| json!({"file": f, "digest": d}))
+                .collect();
+            print_json(json, json!(list), || {
+                for (f, d) in &out {
+                    println!("{d} {}", f.display());
+                }
+            });
+            Ok(exit::OK)
+        }
+        Verb::Mkimage {
+            from_file,
+            output,
+            min_version,
+            max_version,
+            strict,
+        } => {
+            let text = read_file(from_file)?;
+            let dump = parse(&text, ParseOptions { strict: *strict })
+                .map_err(|e| format!("{}: {e}", from_file.display()))?;
+            let opts = ImageOptions {
+                min_version: *min_version,
+                max_version: max_version.unwrap_or(1).max(*min_version),
+                ..ImageOptions::default()
+            };
+            let image = build(&dump, &opts).map_err(|e| format!("{}: {e}", from_file.display()))?;
+            write_output(output, &image)?;
+            let alg = hash(Algorithm::Sha256);
+            let id = hex_lower(&fsverity::digest(&image[..], alg, 1).map_err(|e| e.to_string())?);
+            print_json(
+                json,
+                json!({"image": output, "digest": id, "size": image.len()}),
+                || println!("{id}"),
+            );
+            Ok(exit::OK)
+        }
+        Verb::Dump { image } => {
+            let bytes = read_file(image)?;
+            let dump = image_to_dump(&bytes).map_err(|e| format!("{}: {e}", image.display()))?;
+            std::io::stdout()
+                .write_all(dump.print().as_bytes())
+                .map_err(|e| e.to_string())?;
+            Ok(exit::OK)
+        }
+        Verb::Init => {
+            let path = repo_path(&args)?;
+            let repo =
+                Repository::init(path, hash(Algorithm::Sha512)).map_err(|e| e.to_string())?;
+            let alg = layerseal::composefs::repo::algorithm_name(repo.algorithm());
+            print_json(json, json!({"repo": path, "algorithm": alg}), || {
+                println!("initialized {} ({alg})", path.display())
+            });
+            Ok(exit::OK)
+        }
+        Verb::Pull {
+            source,
+            tag,
+            platform,
+            id,
+            registry,
+        } => {
+            let repo = open_repo(&args)?;
+            let image = open(source, platform, registry)?;
+            let (progress, _bars) = layer_progress(&image);
+            let opts = PullOptions {
+                erofs_version: id.erofs_version,
+                xattrs: id.filter(),
+                progress,
+            };
+            let p = pull(&repo, &image, tag, &opts).map_err(|e| format!("{source}: {e}"))?;
+            let image_id = hex_lower(&p.image_id);
+            print_json(
+                json,
+                json!({
+                    "tag": tag,
+                    "manifest": p.manifest_digest.to_string(),
+                    "config": p.config_digest.to_string(),
+                    "image_id": image_id,
+                    "layers_imported": p.layers_imported,
+                    "layers_present": p.layers_present,
+                }),
+                || {
+                    eprintln!(
+                        "{tag}: manifest {}, {} layers imported, {} already present",
+                        p.manifest_digest, p.layers_imported, p.layers_present
+                    );
+                    println!("{image_id}");
+                },
+            );
+            Ok(exit::OK)
+        }
+        Verb::ComputeId {
+            tag,
+            image,
+            platform,
+            id,
+            registry,
+            output,
+        } => {
+            let (bytes, digest) = match (tag, image) {
+                (Some(tag), _) => {
+                    let repo = open_repo(&args)?;
+                    compute_id_for_tag(&repo, tag, id.erofs_version, id.filter())
+                        .map_err(|e| e.to_string())?
+                }
+                (None, Some(source)) => {
+                    compute_from_source(source, platform, registry, id, hash(Algorithm::Sha512))?
+                }
+                (None, None) => return Err("give a TAG or --image SOURCE".into()),
+            };
+            if let Some(o) = output {
+                write_output(o, &bytes)?;
+            }
+            let d = hex_lower(&digest);
+            print_json(json, json!({"image_id": d}), || println!("{d}"));
+            Ok(exit::OK)
+        }
+        Verb::Sign { tag, cert, key } => {
+            let repo = open_repo(&args)?;
+            let signer =
+                Signer::from_pem(&read_file(cert)?, &read_file(key)?).map_err(|e| e.to_string())?;
+            let art = sign_tag(&repo, tag, &signer).map_err(|e| e.to_string())?;
+            print_json(
+                json,
+                json!({"tag": tag, "artifact": art.digest.to_string()}),
+                || println!("{}", art.digest),
+            );
+            Ok(exit::OK)
+        }
+        Verb::Verify { tag, cert } => {
+            let repo = open_repo(&args)?;
+            match verify_tag(&repo, tag, &read_file(cert)?) {
+                Ok(v) => {
+                    print_json(
+                        json,
+                        json!({"tag": tag, "verified": true, "image_id": hex_lower(&v.image_id), "artifact": v.artifact.to_string()}),
+                        || {
+                            println!(
+                                "{tag}: signature OK (image {}, artifact {})",
+                                hex_lower(&v.image_id),
+                                v.artifact
+                            )
+                        },
+                    );
+                    Ok(exit::OK)
+                }
+                Err(e) => {
+                    print_json(
+                        json,
+                        json!({"tag": tag, "verified": false, "error": e.to_string()}),
+                        || eprintln!("layerseal: {tag}: verification FAILED: {e}"),
+                    );
+                    Ok(exit::MISMATCH)
+                }
+            }
+        }
+        Verb::ExportSignatures { tag, layout } => {
+            let repo = open_repo(&args)?;
+            let n = export_to_layout(&repo, tag, layout).map_err(|e| e.to_string())?;
+            print_json(json, json!({"tag": tag, "artifacts": n}), || {
+                println!("{n} signature artifact(s) written to {}", layout.display())
+            });
+            Ok(exit::OK)
+        }
+        Verb::Fsck => {
+            let repo = open_repo(&args)?;
+            let report = fsck(&repo).map_err(|e| e.to_string())?;
+            print_json(
+                json,
+                json!({"objects": report.objects, "problems": report.problems}),
+                || {
+                    for p in &report.problems {
+                        println!("{p}");
+                    }
+                    eprintln!(
+                        "{} objects checked, {} problem(s)",
+                        report.objects,
+                        report.problems.len()
+                    );
+                },
+            );
+            Ok(if report.problems.is_empty() {
+                exit::OK
+            } else {
+                exit::MISMATCH
+            })
+        }
+        Verb::Gc { dry_run } => {
+            let repo = open_repo(&args)?;
+            let report = gc(&repo, *dry_run).map_err(|e| e.to_string())?;
+            print_json(
+                json,
+                json!({"kept": report.kept, "removed": report.removed, "dry_run": dry_run}),
+                || {
+                    eprintln!(
+                        "{} objects kept, {} {}",
+                        report.kept,
+                        report.removed.len(),
+                        if *dry_run {
+                            "would be removed"
+                        } else {
+                            "removed"
+                        }
+                    )
+                },
+            );
+            Ok(exit::OK)
+        }
+        Verb::Mount {
+            image,
+            mountpoint,
+            objects,
+            insecure,
+        } => {
+            let (image_path, objects) = resolve_mount(&args, image, objects.as_deref())?;
+            let opts = MountOptions {
+                require_verity: !insecure,
+            };
+            mount_image(&image_path, &objects, mountpoint, &opts).map_err(|e| e.to_string())?;
+            print_json(
+                json,
+                json!({"mountpoint": mountpoint, "image": image_path}),
+                || {
+                    eprintln!(
+                        "mounted {} at {}",
+                        image_path.display(),
+                        mountpoint.display()
+                    )
+                },
+            );
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// An image file and its objects directory from a mount argument.
+fn resolve_mount(
+    args: &ComposefsArgs,
+    image: &str,
+    objects: Option<&Path>,
+) -> Result<(PathBuf, PathBuf), String> {
+    let as_path = Path::new(image);
+    let repo = args.repo.as_ref().map(|_| open_repo(args)).transpose()?;
+    let objects = match (objects, &repo) {
+        (Some(o), _) => o.to_path_buf(),
+        (None, Some(r)) => r.root().join("objects"),
+        (None, None) => return Err("mount needs --objects DIR or --repo DIR".into()),
+    };
+    if as_path.is_file() {
+        return Ok((as_path.to_path_buf(), objects));
+    }
+    let repo =
+        repo.ok_or_else(|| format!("{image}: no such file (and no --repo to look it up)"))?;
+    let by_id = repo.root().join("images").join(image);
+    if by_id.is_file() {
+        return Ok((by_id, objects));
+    }
+    // A tag: commit its image if needed (pull already did for V1).
+    let (bytes, id) = compute_id_for_tag(&repo, image, 1, XattrFilter::AllowlistOnly)
+        .map_err(|e| format!("{image}: not an image file, image id or tag: {e}"))?;
+    let path = repo.root().join("images").join(hex_lower(&id));
+    if !path.is_file() {
+        repo.commit_image(&bytes).map_err(|e| e.to_string())?;
+    }
+    Ok((path, objects))
+}
+
+/// compute-id straight from an image source: layers streamed, nothing
+/// stored.
+fn compute_from_source(
+    source: &str,
+    platform: &str,
+    registry: &RegistryArgs,
+    id: &IdArgs,
+    algorithm: Algorithm,
+) -> Result<(Vec<u8>, Vec<u8>), String> {
+    let image = open(source, platform, registry)?;
+    let mut tree = layerseal::composefs::oci::MergedTree::new();
+    let mut store = DigestOnly {
+        algorithm,
+        threads: 0,
+    };
+    for layer in &image.layers {
+        let fail = |m: String| format!("{source}: layer {} ({}): {m}", layer.index, layer.diff_id);
+        let mut opened = open_layer(&image, layer, None).map_err(fail)?;
+        tree.apply_layer(&mut opened.tar, &mut store)
+            .map_err(|e| fail(e.to_string()))?;
+        std::io::copy(&mut opened.tar, &mut std::io::sink()).map_err(|e| fail(e.to_string()))?;
+        opened.check.verify().map_err(fail)?;
+    }
+    tree.finish_for_oci(id.filter())
+        .map_err(|e| e.to_string())?;
+    let bytes = layerseal::composefs::oci::tree_image(&tree, id.erofs_version)
+        .map_err(|e| e.to_string())?;
+    let digest = fsverity::digest(&bytes[..], algorithm, 1).map_err(|e| e.to_string())?;
+    Ok((bytes, digest))
+}
