@@ -11,6 +11,9 @@
 #   layerseal layer --format erofs [--tar-index] (EROFS for containerd; peers: veritysetup
 #                                              format, with 512-byte blocks for tar-index)
 #   layerseal fsverity-digest huge.tar       (peer: fsverity-utils' fsverity digest)
+#   layerseal composefs pull / compute-id --image of the OCI image [usrbase, huge.tar]
+#                                            (peer: fsverity digest of the same files,
+#                                             extracted beforehand, untimed)
 # Prints median wall time, peak RSS and the ratio ours / peer.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,6 +67,24 @@ if command -v fsverity >/dev/null; then
     measure "fsverity digest" fsverity digest "$work/huge.tar"
 fi
 measure "layerseal fsverity-digest" "$bin" fsverity-digest "$work/huge.tar"
+# composefs: import into a fresh repository + image id, and the id alone,
+# against fsverity-utils digesting the extracted files (the work floor).
+if [ "$have_fsverity" = 1 ]; then
+    rm -rf "$work/extracted" "$work/layout" && mkdir -p "$work/extracted"
+    tar -xf "$work/huge.tar" -C "$work/extracted"
+    mapfile -t files < <(find "$work/extracted" -type f -size +64c | sort)
+    python3 - "$work/usrbase.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    i = tarfile.TarInfo("usr/"); i.type = tarfile.DIRTYPE; i.mode = 0o755; i.mtime = 1700000000
+    t.addfile(i)
+PY
+    python3 "$here/scripts/make-oci-layout.py" "$work/layout" "$work/usrbase.tar" "$work/huge.tar"
+    measure "fsverity digest (extracted)" fsverity digest "${files[@]}"
+    measure "composefs pull (import+id)" sh -c "rm -rf '$work/cfs' && '$bin' composefs --repo '$work/cfs' --hash sha256 init && '$bin' composefs --repo '$work/cfs' pull 'oci:$work/layout:t' t"
+    measure "composefs compute-id --image" "$bin" composefs --hash sha256 compute-id --image "oci:$work/layout:t"
+    rm -rf "$work/cfs" "$work/extracted"
+fi
 rm -f "$work/out.vhd" "$work/hash.img"
 ratio() { # OURS PEER
     printf 'ratio %-28s %.2f x %s\n' "$1" "$(echo "${WALL[$1]} / ${WALL[$2]}" | bc -l)" "$2"
@@ -72,5 +93,9 @@ ratio "layerseal layer (hash only)" "veritysetup format"
 ratio "layerseal layer -o VHD" "veritysetup format"
 ratio "erofs (hash only)" "veritysetup format"
 ratio "erofs tar-index (hash only)" "veritysetup format 512"
-[ "$have_fsverity" = 1 ] && ratio "layerseal fsverity-digest" "fsverity digest"
+if [ "$have_fsverity" = 1 ]; then
+    ratio "layerseal fsverity-digest" "fsverity digest"
+    ratio "composefs pull (import+id)" "fsverity digest (extracted)"
+    ratio "composefs compute-id --image" "fsverity digest (extracted)"
+fi
 true

@@ -2,7 +2,10 @@
 # Prove a real Linux kernel accepts a layerseal ext4 VHD, an EROFS image and
 # an EROFS tar-index file (512-byte verity blocks, data read from the
 # appended tar) through dm-verity, and rejects each after one byte is
-# flipped. Six bounded VM boots (QEMU, Debian's kernel; see
+# flipped. Then composefs: the image layerseal pulls for corpus
+# usrbase+basic, mounted with overlayfs verity=require (by the harness, and
+# by `layerseal composefs mount` inside the guest), and refused once one
+# object is changed. Nine bounded VM boots (QEMU, Debian's kernel; see
 # testenv/kernel-verify.md).
 #
 # Usage: scripts/kernel-test.sh [LAYERSEAL_BINARY]
@@ -73,5 +76,36 @@ check_pair() {
 check_pair "ext4 VHD" "$work/basic.vhd" $((9*4096+100)) ext4 --vhd
 check_pair "EROFS image" "$work/basic.erofs" $((5*4096+100)) erofs --format erofs
 check_pair "EROFS tar-index file" "$work/ti.erofs" $((5120+3000)) erofs --format erofs --tar-index
+# composefs: an OCI layout of [usrbase, basic] (uncompressed layers), pulled
+# into a sha256 repository (the guest enables fs-verity with sha256).
+zstd -q -d -c "$here/crates/layerseal/tests/data/corpus/usrbase.tar.zst" > "$work/usrbase.tar"
+python3 "$here/scripts/make-oci-layout.py" "$work/layout" "$work/usrbase.tar" "$work/basic.tar"
+cfs=$work/cfs
+"$bin" composefs --repo "$cfs" --hash sha256 init > /dev/null
+id=$("$bin" composefs --repo "$cfs" pull "oci:$work/layout:t" basic)
+img=$(readlink -f "$cfs/images/$id")   # the object itself (images/ holds links)
+echo "kernel-test: composefs image $id"
+# check_cfs LABEL EXPECT(pass|fail) OBJECTS [kernel-verify options...]
+check_cfs() {
+    local label=$1 want=$2 objects=$3; shift 3
+    local extra=()
+    [ "$want" = fail ] && extra=(--expect-verity-failure)
+    if boot --composefs "$img" --objects "$objects" --composefs-digest "$id" \
+            --expect-sha256-list "$work/sums.txt" --timeout 600 "${extra[@]}" "$@"; then
+        echo "kernel-test: PASS $label"; pass=$((pass+1))
+    else
+        echo "kernel-test: FAIL $label"; fail=$((fail+1))
+    fi
+}
+check_cfs "composefs image mounted with verity=require, all files match" pass "$cfs/objects"
+check_cfs "layerseal composefs mount in the guest, all files match" pass "$cfs/objects" \
+    --cfs-mount-bin "$bin"
+# Change one byte of the object behind /etc/zeros: the kernel must refuse it.
+obj=$("$bin" composefs dump "$img" | awk '$1 == "/etc/zeros" {print $9}')
+[ -n "$obj" ] || { echo "kernel-test: /etc/zeros has no object"; exit 3; }
+cp -a "$cfs/objects" "$work/objects.bad"
+printf '\x55' | dd of="$work/objects.bad/$obj" bs=1 seek=100 conv=notrunc status=none
+check_cfs "changed object rejected by overlayfs verity=require (layerseal mount)" fail \
+    "$work/objects.bad" --cfs-mount-bin "$bin"
 echo "kernel-test: $pass passed, $fail failed"
 [ "$fail" = 0 ]
