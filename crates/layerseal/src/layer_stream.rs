@@ -22,7 +22,8 @@ pub struct OpenedLayer {
 /// Digests measured while the layer streamed.
 pub struct LayerCheck {
     blob: ThreadMeasurement,
-    diff: ThreadMeasurement,
+    /// None for uncompressed layers: the tar is the blob, hashed once.
+    diff: Option<ThreadMeasurement>,
     stored_size: u64,
     digest: Option<Digest>,
     diff_id: Digest,
@@ -44,7 +45,7 @@ impl LayerCheck {
                 return Err(format!("blob digest mismatch: expected {d}, got {got}"));
             }
         }
-        let (got, _) = self.diff.finish();
+        let (got, _) = self.diff.as_ref().unwrap_or(&self.blob).finish();
         if got != self.diff_id {
             return Err(format!(
                 "diff_id mismatch: the config says {}, the uncompressed layer is {got}",
@@ -102,9 +103,14 @@ pub fn open_layer(
     };
     let (blob, blob_m) = ThreadMeasured::new(blob);
     let (compression, decoded) = compress::open(blob).map_err(|e| e.to_string())?;
-    let (decoded, diff_m) = ThreadMeasured::new(decoded);
+    let (tar, diff_m): (Box<dyn Read>, _) = if compression == Compression::None {
+        (decoded, None)
+    } else {
+        let (m, diff) = ThreadMeasured::new(decoded);
+        (Box::new(m), Some(diff))
+    };
     Ok(OpenedLayer {
-        tar: Box::new(decoded),
+        tar,
         compression,
         check: LayerCheck {
             blob: blob_m,
