@@ -135,6 +135,34 @@ expect_error "registry without credentials" "authentication required" reg "docke
 expect_error "registry without its CA" "--ca-file" "$ls" roothash --no-cache "${creds[@]}" "docker://$REGISTRY_ADDR/real/bookworm:latest"
 expect_error "registry unknown tag" "not found" reg "${creds[@]}" "docker://$REGISTRY_ADDR/real/bookworm:nope"
 expect_error "registry absent platform" "linux/amd64" reg "${creds[@]}" --platform linux/s390x "docker://$REGISTRY_ADDR/real/multi:latest"
+# composefs: the same image id from every source; signatures pushed to the
+# registry as referrers of the image and verified from there.
+cfs() { "$ls" composefs --repo "$work/cfs" "$@"; }
+cfs --hash sha256 init >/dev/null
+cid=$(cfs pull "${creds[@]}" --ca-file "$REGISTRY_CA" "docker://$REGISTRY_ADDR/real/bookworm:latest" real)
+for src in "oci:$out/oci:bookworm" "docker-archive:$out/bookworm.docker-archive.tar" "oci:$out/oci:bookworm-zstd"; do
+    got=$("$ls" composefs --hash sha256 compute-id --image "$src")
+    [ "$got" = "$cid" ] && ok "composefs id from $src equals the registry pull" || bad "composefs id from $src: $got != $cid"
+done
+[ "$(cfs compute-id real)" = "$cid" ] && ok "composefs compute-id from the repository" || bad "composefs compute-id from the repository"
+cfs fsck >/dev/null && ok "composefs fsck of the pulled real image" || bad "composefs fsck"
+keys=$here/crates/layerseal/tests/data/composefs-sign
+cfs sign real --cert "$keys/test-signer.cert.pem" --key "$keys/test-signer.key.pem" >/dev/null
+expect_error "composefs verify before the signature is pushed" "no composefs signature" \
+    cfs verify real --cert "$keys/test-signer.cert.pem" --registry "docker://$REGISTRY_ADDR/real/bookworm" "${creds[@]}" --ca-file "$REGISTRY_CA"
+cfs push-signatures real "docker://$REGISTRY_ADDR/real/bookworm" "${creds[@]}" --ca-file "$REGISTRY_CA" >/dev/null \
+    && ok "composefs signatures pushed as referrers" || bad "composefs push-signatures"
+if cfs verify real --cert "$keys/test-signer.cert.pem" --registry "docker://$REGISTRY_ADDR/real/bookworm" "${creds[@]}" --ca-file "$REGISTRY_CA" >/dev/null; then
+    ok "composefs verify from the registry"
+else bad "composefs verify from the registry"; fi
+expect_error "composefs verify with another key" "not made by this certificate" \
+    cfs verify real --cert "$keys/other-signer.cert.pem" --registry "docker://$REGISTRY_ADDR/real/bookworm" "${creds[@]}" --ca-file "$REGISTRY_CA"
+# Sealed (config label + digest annotations, signed inline) and pushed back.
+if cfs seal real --cert "$keys/test-signer.cert.pem" --key "$keys/test-signer.key.pem" \
+        --push "docker://$REGISTRY_ADDR/real/bookworm:sealed" "${creds[@]}" --ca-file "$REGISTRY_CA" >/dev/null; then
+    sid=$("$ls" composefs --hash sha256 compute-id --image "docker://$REGISTRY_ADDR/real/bookworm:sealed" "${creds[@]}" --ca-file "$REGISTRY_CA")
+    [ "$sid" = "$cid" ] && ok "composefs sealed image pushed; same id read back from the registry" || bad "sealed image id $sid != $cid"
+else bad "composefs seal --push"; fi
 "$here/testenv/registry.sh" stop >/dev/null
 expect_error "registry stopped" "cannot reach" reg "${creds[@]}" "docker://$REGISTRY_ADDR/real/bookworm:latest"
 

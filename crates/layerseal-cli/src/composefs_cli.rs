@@ -14,9 +14,13 @@ use layerseal::composefs::mount::{mount_image, MountOptions};
 use layerseal::composefs::oci::{DigestOnly, XattrFilter};
 use layerseal::composefs::read::image_to_dump;
 use layerseal::composefs::repo::Repository;
+use layerseal::composefs::seal::seal_tag;
 use layerseal::composefs::sign::Signer;
-use layerseal::composefs::signatures::{export_to_layout, sign_tag, verify_tag};
+use layerseal::composefs::signatures::{
+    export_to_layout, push_to_registry, sign_tag, verify_tag, verify_tag_from_registry,
+};
 use layerseal::layer_stream::open_layer;
+use layerseal::source::registry_push::RegistryRepo;
 use layerseal::verity::{fsverity, hex_lower, Algorithm};
 use serde_json::json;
 
@@ -148,12 +152,44 @@ enum Verb {
         #[arg(long)]
         key: PathBuf,
     },
-    /// Check a tag's image against its stored signatures and a trusted
-    /// certificate (exit 3 when it does not verify).
+    /// Check a tag's image against its signatures (stored in the
+    /// repository, or referrers in a registry with --registry) and a
+    /// trusted certificate (exit 3 when it does not verify).
     Verify {
         tag: String,
         #[arg(long)]
         cert: PathBuf,
+        /// Take the signatures from this registry repository
+        /// (docker://HOST/REPO) instead of the repository.
+        #[arg(long)]
+        registry: Option<String>,
+        #[command(flatten)]
+        registry_args: RegistryArgs,
+    },
+    /// Seal a tag: a new config labelled with the merged image id and a
+    /// new manifest annotated with the config, per-layer and merged
+    /// digests (signed inline with --cert/--key); the tag then names the
+    /// sealed image. --push uploads the sealed config and manifest to a
+    /// registry repository that holds the layers (docker://HOST/REPO:TAG).
+    Seal {
+        tag: String,
+        #[arg(long, requires = "key")]
+        cert: Option<PathBuf>,
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        #[arg(long)]
+        push: Option<String>,
+        #[command(flatten)]
+        registry_args: RegistryArgs,
+    },
+    /// Push a tag's signature artifacts to a registry repository (the one
+    /// holding the image), as referrers of the image's manifest.
+    PushSignatures {
+        tag: String,
+        /// docker://HOST/REPO
+        destination: String,
+        #[command(flatten)]
+        registry_args: RegistryArgs,
     },
     /// Write a tag's signature artifacts into an OCI layout directory.
     ExportSignatures {
@@ -360,9 +396,23 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
             );
             Ok(exit::OK)
         }
-        Verb::Verify { tag, cert } => {
+        Verb::Verify {
+            tag,
+            cert,
+            registry,
+            registry_args,
+        } => {
             let repo = open_repo(&args)?;
-            match verify_tag(&repo, tag, &read_file(cert)?) {
+            let cert = read_file(cert)?;
+            let result = match registry {
+                Some(r) => {
+                    let remote = RegistryRepo::open(strip_docker(r), &registry_args.options())
+                        .map_err(|e| e.to_string())?;
+                    verify_tag_from_registry(&repo, tag, &remote, &cert)
+                }
+                None => verify_tag(&repo, tag, &cert),
+            };
+            match result {
                 Ok(v) => {
                     print_json(
                         json,
@@ -386,6 +436,73 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
                     Ok(exit::MISMATCH)
                 }
             }
+        }
+        Verb::Seal {
+            tag,
+            cert,
+            key,
+            push,
+            registry_args,
+        } => {
+            let repo = open_repo(&args)?;
+            let signer = match (cert, key) {
+                (Some(c), Some(k)) => Some(
+                    Signer::from_pem(&read_file(c)?, &read_file(k)?).map_err(|e| e.to_string())?,
+                ),
+                _ => None,
+            };
+            let sealed = seal_tag(&repo, tag, signer.as_ref()).map_err(|e| e.to_string())?;
+            if let Some(dest) = push {
+                let dest = strip_docker(dest);
+                let (_, _, reference) = layerseal::source::registry::split_reference(dest)
+                    .map_err(|e| e.to_string())?;
+                let remote = RegistryRepo::open(dest, &registry_args.options())
+                    .map_err(|e| e.to_string())?;
+                remote
+                    .push_blob(&sealed.config_digest, &sealed.config)
+                    .and_then(|()| {
+                        remote.push_manifest(
+                            &reference,
+                            layerseal::composefs::artifact::MANIFEST_MEDIA_TYPE,
+                            &sealed.manifest,
+                        )
+                    })
+                    .map_err(|e| format!("{dest}: {e}"))?;
+            }
+            print_json(
+                json,
+                json!({
+                    "tag": tag,
+                    "manifest": sealed.manifest_digest.to_string(),
+                    "config": sealed.config_digest.to_string(),
+                    "merged_id": hex_lower(&sealed.merged_id),
+                    "layer_ids": sealed.layer_ids.iter().map(|d| hex_lower(d)).collect::<Vec<_>>(),
+                }),
+                || println!("{}", sealed.manifest_digest),
+            );
+            Ok(exit::OK)
+        }
+        Verb::PushSignatures {
+            tag,
+            destination,
+            registry_args,
+        } => {
+            let repo = open_repo(&args)?;
+            let remote = RegistryRepo::open(strip_docker(destination), &registry_args.options())
+                .map_err(|e| e.to_string())?;
+            let pushed =
+                push_to_registry(&repo, tag, &remote).map_err(|e| format!("{destination}: {e}"))?;
+            let list: Vec<String> = pushed.iter().map(ToString::to_string).collect();
+            print_json(
+                json,
+                json!({"tag": tag, "destination": destination, "artifacts": list}),
+                || {
+                    for d in &list {
+                        println!("{d}");
+                    }
+                },
+            );
+            Ok(exit::OK)
         }
         Verb::ExportSignatures { tag, layout } => {
             let repo = open_repo(&args)?;
@@ -464,6 +581,10 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
             Ok(exit::OK)
         }
     }
+}
+
+fn strip_docker(r: &str) -> &str {
+    r.strip_prefix("docker://").unwrap_or(r)
 }
 
 /// An image file and its objects directory from a mount argument.

@@ -278,7 +278,7 @@ pub(crate) struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    fn options(&self) -> RegistryOptions {
+    pub(crate) fn options(&self) -> RegistryOptions {
         RegistryOptions {
             username: self.username.clone(),
             password: self.password.clone(),

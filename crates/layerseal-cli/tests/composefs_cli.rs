@@ -211,3 +211,34 @@ fn mount_shows_the_image_files() {
     assert_eq!(readme.unwrap().len(), 6800);
     assert_eq!(conf.unwrap(), "greeting=hello\n");
 }
+
+#[test]
+fn seal_labels_the_config_and_keeps_the_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let repo = cwd.join("repo");
+    let ex = example();
+    ok(&cfs(&repo, &["--hash", "sha256", "init"], cwd));
+    let id = ok(&cfs(&repo, &["pull", ex.to_str().unwrap(), "hello"], cwd))
+        .trim()
+        .to_string();
+    let cert = sign_data("test-signer.cert.pem");
+    let key = sign_data("test-signer.key.pem");
+    let out = ok(&cfs(
+        &repo,
+        &["--json", "seal", "hello", "--cert", &cert, "--key", &key],
+        cwd,
+    ));
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["merged_id"], id.as_str());
+    assert_eq!(j["layer_ids"].as_array().unwrap().len(), 2);
+    // The tag now names the sealed image, whose id is the same.
+    assert_eq!(ok(&cfs(&repo, &["compute-id", "hello"], cwd)).trim(), id);
+    // --cert without --key is a usage error.
+    assert_eq!(
+        cfs(&repo, &["seal", "hello", "--cert", &cert], cwd)
+            .status
+            .code(),
+        Some(2)
+    );
+}

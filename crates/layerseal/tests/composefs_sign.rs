@@ -68,7 +68,12 @@ fn signature_bytes_equal_the_reference() {
 
 /// Pull corpus "basic" (as the reference run did) into a fresh repo.
 fn pulled_basic(dir: &std::path::Path) -> (Repository, std::path::PathBuf) {
-    let layers: Vec<Vec<u8>> = ["usrbase.tar", "basic.tar"]
+    pulled(dir, "basic.tar", "basic")
+}
+
+/// Pull [usrbase, LAYER] (laid out as the reference run did) as `tag`.
+fn pulled(dir: &std::path::Path, layer: &str, tag: &str) -> (Repository, std::path::PathBuf) {
+    let layers: Vec<Vec<u8>> = ["usrbase.tar", layer]
         .iter()
         .map(|n| common::layer(n))
         .collect();
@@ -96,7 +101,7 @@ fn pulled_basic(dir: &std::path::Path) -> (Repository, std::path::PathBuf) {
     pull(
         &repo,
         &image,
-        "basic",
+        tag,
         &PullOptions {
             erofs_version: 1,
             ..Default::default()
@@ -168,4 +173,102 @@ fn artifact_equals_the_reference_and_verifies() {
     std::fs::write(&victim, bytes).unwrap();
     let err = verify_tag(&repo, "basic", &cert).unwrap_err().to_string();
     assert!(err.contains("the image is now"), "{err}");
+}
+
+#[test]
+fn inline_seal_matches_the_reference_where_it_follows_the_spec() {
+    use layerseal::composefs::seal::{config_key, layer_key, seal_tag};
+    let e = expected();
+    let want = &e["inline_xattrs"];
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, _) = pulled(tmp.path(), "xattrs.tar", "x");
+    let sealed = seal_tag(&repo, "x", Some(&signer("test-signer"))).unwrap();
+    // The sealed config: same bytes (field order) as composefs-rs writes.
+    assert_eq!(
+        String::from_utf8(sealed.config.clone()).unwrap(),
+        want["sealed_config_json"].as_str().unwrap()
+    );
+    assert_eq!(
+        sealed.config_digest.to_string(),
+        want["sealed_config_digest"].as_str().unwrap()
+    );
+    assert_eq!(
+        hex::encode(&sealed.merged_id),
+        want["merged_id"].as_str().unwrap()
+    );
+    // Per spec intent: the config annotation is the JSON's own digest.
+    assert_eq!(
+        hex::encode(&sealed.config_verity),
+        want["sealed_config_raw_object_verity"].as_str().unwrap()
+    );
+    assert_ne!(
+        hex::encode(&sealed.config_verity),
+        want["pr_config_annotation"].as_str().unwrap()
+    );
+    let ids: Vec<String> = sealed.layer_ids.iter().map(hex::encode).collect();
+    assert_eq!(serde_json::json!(ids), want["layer_ids"]);
+
+    // The manifest: the reference's, but for the config annotation and its
+    // signature (intent, above); every other value and signature equal.
+    let ours: Value = serde_json::from_slice(&sealed.manifest).unwrap();
+    let mut theirs: Value = serde_json::from_slice(&data("inline-sealed-manifest.json")).unwrap();
+    let ck = config_key(Algorithm::Sha256);
+    let c = theirs["config"]["annotations"].as_object_mut().unwrap();
+    c.insert(ck.clone(), ours["config"]["annotations"][&ck].clone());
+    c.insert(
+        format!("{ck}.sig"),
+        ours["config"]["annotations"][format!("{ck}.sig")].clone(),
+    );
+    assert_eq!(ours, theirs);
+    assert!(ours["layers"][1]["annotations"][layer_key(Algorithm::Sha256)].is_string());
+    // The config signature verifies over the config's digest.
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(
+            ours["config"]["annotations"][format!("{ck}.sig")]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    verify_fsverity(
+        &sig,
+        Algorithm::Sha256,
+        &sealed.config_verity,
+        &data("test-signer.cert.pem"),
+    )
+    .unwrap();
+    // The tag now names the sealed image; its id is unchanged.
+    let stored = layerseal::composefs::import::open_tag(&repo, "x").unwrap();
+    assert_eq!(stored.manifest, sealed.manifest);
+    let (_, id) =
+        layerseal::composefs::import::compute_id_for_tag(&repo, "x", 1, Default::default())
+            .unwrap();
+    assert_eq!(id, sealed.merged_id);
+}
+
+#[test]
+fn per_layer_images_keep_whiteouts() {
+    use layerseal::composefs::oci::{tree_image, DigestOnly, MergedTree};
+    use layerseal::composefs::read::image_to_dump;
+    let mut tree = MergedTree::single_layer();
+    let mut store = DigestOnly {
+        algorithm: Algorithm::Sha256,
+        threads: 1,
+    };
+    tree.apply_layer(&common::layer("whiteouts.tar")[..], &mut store)
+        .unwrap();
+    let dump = image_to_dump(&tree_image(&tree, 1).unwrap())
+        .unwrap()
+        .print();
+    // .wh.NAME became a 0:0 char device NAME; .wh..wh..opq an opaque dir.
+    assert!(
+        dump.lines()
+            .any(|l| l.starts_with("/etc/removed ") && l.contains(" 20644 ")),
+        "{dump}"
+    );
+    assert!(
+        dump.lines()
+            .any(|l| l.starts_with("/opaque ") && l.contains("trusted.overlay.opaque=y")),
+        "{dump}"
+    );
+    assert!(!dump.contains(".wh."), "{dump}");
 }

@@ -11,6 +11,7 @@ pub mod mount;
 pub mod oci;
 pub mod read;
 pub mod repo;
+pub mod seal;
 pub mod sign;
 pub mod signatures;
 pub mod splitstream;

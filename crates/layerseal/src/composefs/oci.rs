@@ -172,6 +172,8 @@ struct Leaf {
 struct Dir {
     stat: Stat,
     entries: BTreeMap<Vec<u8>, Item>,
+    /// Single-layer trees: the layer marks this directory opaque.
+    opaque: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -186,6 +188,11 @@ pub struct MergedTree {
     root: Dir,
     leaves: Vec<Leaf>,
     layers: usize,
+    /// One layer on its own (a sealed image's per-layer digest): whiteouts
+    /// stay in the tree as overlayfs expects them in a lower layer, 0:0
+    /// character devices and `trusted.overlay.opaque=y` directories,
+    /// instead of being applied.
+    keep_whiteouts: bool,
 }
 
 impl Default for MergedTree {
@@ -285,9 +292,21 @@ impl MergedTree {
                     xattrs: BTreeMap::new(),
                 },
                 entries: BTreeMap::new(),
+                opaque: false,
             },
             leaves: Vec::new(),
             layers: 0,
+            keep_whiteouts: false,
+        }
+    }
+
+    /// A tree for one layer on its own, its whiteouts kept (see
+    /// `keep_whiteouts`); the root is left as composefs-rs leaves it
+    /// (mode 0, owner 0:0, mtime 0) unless the layer has a root entry.
+    pub fn single_layer() -> Self {
+        MergedTree {
+            keep_whiteouts: true,
+            ..Self::new()
         }
     }
 
@@ -303,6 +322,7 @@ impl MergedTree {
                     Item::Dir(Dir {
                         stat: stat.clone(),
                         entries: BTreeMap::new(),
+                        opaque: false,
                     }),
                 );
             }
@@ -397,6 +417,9 @@ impl MergedTree {
             self.root.stat = stat;
             return Ok(());
         };
+        if let (true, Some(target)) = (self.keep_whiteouts, name.strip_prefix(b".wh.")) {
+            return self.keep_whiteout(&parents, target, stat);
+        }
         if let Some(target) = name.strip_prefix(b".wh.") {
             // Whiteouts under a missing directory have nothing to remove.
             let Ok(dir) = self.dir_mut(&parents, None) else {
@@ -413,6 +436,7 @@ impl MergedTree {
             typeflag::DIR => Item::Dir(Dir {
                 stat,
                 entries: BTreeMap::new(),
+                opaque: false,
             }),
             typeflag::LINK => Item::Leaf(self.find_leaf(&h.linkname)?),
             _ => {
@@ -464,6 +488,44 @@ impl MergedTree {
                 dir.entries.insert(name.to_vec(), item);
             }
         }
+        Ok(())
+    }
+
+    /// A whiteout as overlayfs reads it in a lower layer: `.wh..wh..opq`
+    /// marks the directory opaque, `.wh.NAME` becomes a 0:0 character
+    /// device NAME with the whiteout entry's owner, mode bits and time.
+    fn keep_whiteout(
+        &mut self,
+        parents: &[&[u8]],
+        target: &[u8],
+        stat: Stat,
+    ) -> Result<(), EntryError> {
+        let implicit = Stat {
+            mode: S_IFDIR | 0o755,
+            uid: 0,
+            gid: 0,
+            mtime: stat.mtime,
+            xattrs: BTreeMap::new(),
+        };
+        let dir = self.dir_mut(parents, Some(&implicit))?;
+        if target == b".wh..opq" {
+            dir.opaque = true;
+            return Ok(());
+        }
+        if target.is_empty() {
+            return Err("whiteout without a name".into());
+        }
+        let leaf = Leaf {
+            stat: Stat {
+                mode: S_IFCHR | (stat.mode & 0o7777),
+                ..stat
+            },
+            content: Content::Device(0),
+        };
+        self.leaves.push(leaf);
+        let id = self.leaves.len() - 1;
+        let dir = self.dir_mut(parents, None)?;
+        dir.entries.insert(target.to_vec(), Item::Leaf(id));
         Ok(())
     }
 
@@ -567,7 +629,15 @@ impl MergedTree {
         for (name, item) in &dir.entries {
             let n = dump.nodes.len();
             let kind = match item {
-                Item::Dir(d) => Kind::Inode(dir_entry(&d.stat)),
+                Item::Dir(d) => {
+                    let mut e = dir_entry(&d.stat);
+                    if d.opaque {
+                        e.xattrs.retain(|(k, _)| k != b"trusted.overlay.opaque");
+                        e.xattrs
+                            .push((b"trusted.overlay.opaque".to_vec(), b"y".to_vec()));
+                    }
+                    Kind::Inode(e)
+                }
                 Item::Leaf(l) => match first[*l] {
                     Some(target) => Kind::Link {
                         target_path: dump.path(target),

@@ -250,3 +250,90 @@ pub fn export_to_layout(repo: &Repository, tag: &str, dir: &Path) -> Result<usiz
     crate::atomic::write_file(&index_path, &text).map_err(|e| io(&index_path, e))?;
     Ok(arts.len())
 }
+
+/// Push the tag's signature artifacts to a registry repository (which
+/// should hold the image itself), discoverable as referrers of its
+/// manifest. Returns the artifact digests.
+pub fn push_to_registry(
+    repo: &Repository,
+    tag: &str,
+    dest: &crate::source::registry_push::RegistryRepo,
+) -> Result<Vec<Digest>, SignatureError> {
+    let stored = open_tag(repo, tag)?;
+    let subject = Digest::sha256_of(&stored.manifest);
+    let mut out = Vec::new();
+    for art in artifacts_for_tag(repo, tag)? {
+        out.push(
+            dest.push_referrer(
+                &subject,
+                &art.manifest,
+                artifact::MANIFEST_MEDIA_TYPE,
+                artifact::ARTIFACT_TYPE,
+                &art.blobs,
+            )
+            .map_err(other)?,
+        );
+    }
+    if out.is_empty() {
+        return Err(other(format!(
+            "{tag}: no signatures to push (run sign first)"
+        )));
+    }
+    Ok(out)
+}
+
+/// [`verify_tag`] with the signatures fetched from a registry (referrers
+/// of the image's manifest there) instead of the repository.
+pub fn verify_tag_from_registry(
+    repo: &Repository,
+    tag: &str,
+    source: &crate::source::registry_push::RegistryRepo,
+    cert_pem: &[u8],
+) -> Result<Verified, SignatureError> {
+    let stored = open_tag(repo, tag)?;
+    let subject = Digest::sha256_of(&stored.manifest);
+    let id = merged_id(repo, tag)?;
+    let key = artifact::merged_annotation_key(repo.algorithm());
+    let mut last_error = None;
+    for desc in source
+        .referrers(&subject, Some(artifact::ARTIFACT_TYPE))
+        .map_err(other)?
+    {
+        let result = (|| {
+            let d = Digest::parse(desc["digest"].as_str().unwrap_or_default()).map_err(other)?;
+            let manifest = source
+                .manifest(&d.to_string(), artifact::MANIFEST_MEDIA_TYPE)
+                .map_err(other)?
+                .ok_or_else(|| other(format!("referrer {d} is listed but missing")))?;
+            if Digest::sha256_of(&manifest) != d {
+                return Err(other(format!("referrer {d}: digest mismatch")));
+            }
+            let parsed = artifact::parse(&manifest).map_err(other)?;
+            let mut blobs = Vec::new();
+            for l in &parsed.layers {
+                let bd = Digest::parse(&l.digest).map_err(other)?;
+                blobs.push((bd.clone(), source.blob(&bd).map_err(other)?));
+            }
+            let art = Artifact {
+                manifest,
+                digest: d.clone(),
+                blobs,
+            };
+            let n = verify_artifact(&art, &key, repo.algorithm(), &id, cert_pem)?;
+            Ok(Verified {
+                image_id: id.clone(),
+                artifact: d,
+                signatures: n,
+            })
+        })();
+        match result {
+            Ok(v) => return Ok(v),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        other(format!(
+            "{tag}: the registry has no composefs signature for manifest {subject}"
+        ))
+    }))
+}

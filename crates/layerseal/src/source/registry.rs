@@ -15,9 +15,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64_engine::encode as b64;
-
 use super::digest::Digest;
+
+fn b64(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
 use super::docker_archive::normalize_ref;
 use super::error::{malformed, SourceError};
 use super::image::Image;
@@ -77,10 +80,20 @@ enum Auth {
     Bearer(String),
 }
 
-struct Client {
+/// HTTP methods the client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+}
+
+pub(super) struct Client {
     agent: ureq::Agent,
-    base: String,
-    host: String,
+    /// `SCHEME://HOST/v2/REPO`.
+    pub(super) base: String,
+    pub(super) host: String,
     repo: String,
     basic: Option<String>,
     auth: Mutex<Auth>,
@@ -125,29 +138,8 @@ fn url_encode(s: &str) -> String {
         .collect()
 }
 
-mod base64_engine {
-    /// Standard base64 with padding (for the Basic header).
-    pub fn encode(input: &[u8]) -> String {
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = String::new();
-        for c in input.chunks(3) {
-            let n = (u32::from(c[0]) << 16)
-                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*c.get(2).unwrap_or(&0));
-            for i in 0..4 {
-                if i <= c.len() {
-                    out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
-}
-
 impl Client {
-    fn new(host: &str, repo: &str, opts: &RegistryOptions) -> Result<Self, SourceError> {
+    pub(super) fn new(host: &str, repo: &str, opts: &RegistryOptions) -> Result<Self, SourceError> {
         let mut tls = ureq::tls::TlsConfig::builder();
         if let Some(ca) = &opts.ca_file {
             let pem = std::fs::read(ca).map_err(|e| SourceError::Io {
@@ -287,17 +279,59 @@ impl Client {
         what: &str,
     ) -> Result<ureq::http::Response<ureq::Body>, SourceError> {
         let url = format!("{}/{path}", self.base);
+        self.request(Method::Get, &url, accept, None, what)
+    }
+
+    fn call(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Option<(&str, &[u8])>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        macro_rules! with_headers {
+            ($req:expr) => {{
+                let mut r = $req;
+                for (k, v) in headers {
+                    r = r.header(*k, v);
+                }
+                r
+            }};
+        }
+        let (content_type, bytes) = body.unwrap_or(("application/octet-stream", &[]));
+        match method {
+            Method::Get => with_headers!(self.agent.get(url)).call(),
+            Method::Head => with_headers!(self.agent.head(url)).call(),
+            Method::Post => with_headers!(self.agent.post(url))
+                .header("Content-Type", content_type)
+                .send(bytes),
+            Method::Put => with_headers!(self.agent.put(url))
+                .header("Content-Type", content_type)
+                .send(bytes),
+        }
+    }
+
+    /// A request with auth challenges answered and transient failures
+    /// retried; any 2xx answer is returned. `body` is (content type, bytes).
+    pub(super) fn request(
+        &self,
+        method: Method,
+        url: &str,
+        accept: Option<&str>,
+        body: Option<(&str, &[u8])>,
+        what: &str,
+    ) -> Result<ureq::http::Response<ureq::Body>, SourceError> {
         let mut authed = false;
         let mut attempt = 0;
         loop {
-            let mut req = self.agent.get(&url);
+            let mut headers = Vec::new();
             if let Some(a) = accept {
-                req = req.header("Accept", a);
+                headers.push(("Accept", a.to_string()));
             }
             if let Some(h) = self.authorization() {
-                req = req.header("Authorization", &h);
+                headers.push(("Authorization", h));
             }
-            let resp = match req.call() {
+            let resp = match self.call(method, url, &headers, body) {
                 Ok(r) => r,
                 Err(e) => {
                     attempt += 1;
@@ -317,7 +351,7 @@ impl Client {
                 }
             };
             match resp.status().as_u16() {
-                200 => return Ok(resp),
+                200..=299 => return Ok(resp),
                 401 if !authed => {
                     authed = true;
                     let challenge = resp
@@ -364,10 +398,15 @@ impl Client {
                     )));
                 }
                 s => {
+                    let detail = resp
+                        .into_body()
+                        .read_to_string()
+                        .map(|b| b.chars().take(300).collect::<String>())
+                        .unwrap_or_default();
                     return Err(SourceError::Remote(format!(
-                        "{}: {what}: unexpected HTTP {s}",
+                        "{}: {what}: unexpected HTTP {s} {detail}",
                         self.host
-                    )))
+                    )));
                 }
             }
         }
@@ -417,7 +456,7 @@ impl Store for RegistryStore {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+pub(super) fn is_loopback(host: &str) -> bool {
     let name = host.rsplit_once(':').map_or(host, |(h, p)| {
         if p.bytes().all(|c| c.is_ascii_digit()) {
             h
@@ -539,12 +578,5 @@ mod tests {
         assert_eq!(p[2].1, "repository:a/b:pull");
         let (s, p) = parse_challenge(r#"Basic realm="testenv""#).unwrap();
         assert_eq!((s.as_str(), p[0].1.as_str()), ("basic", "testenv"));
-    }
-
-    #[test]
-    fn base64() {
-        assert_eq!(b64(b"testuser:pw"), "dGVzdHVzZXI6cHc=");
-        assert_eq!(b64(b"ab"), "YWI=");
-        assert_eq!(b64(b"abc"), "YWJj");
     }
 }
