@@ -136,3 +136,22 @@ fn images_read_back_to_their_dumps() {
     }
     assert_eq!(checked, 40);
 }
+
+/// §4.5: a whiteout's parent that carried `trusted.overlay.opaque` fails
+/// in C at v1 exactly when the old value is longer than 70 bytes (the
+/// writer's size counter wraps); v0 never fails. Reproduced, not fixed:
+/// the inputs are pathological and bytes are unaffected when C succeeds.
+#[test]
+fn erange_trap_as_mkcomposefs() {
+    let dump = |n: usize| {
+        format!(
+            "/ 4096 40755 2 0 0 0 0.0 - - -\n/72 0 40755 2 0 0 0 0.0 - - - trusted.overlay.opaque={}\n/72/w 0 20644 1 0 0 0 0.0 - - -\n",
+            "a".repeat(n)
+        )
+    };
+    for (n, v1_ok) in [(70, true), (71, false)] {
+        let d = parse(dump(n).as_bytes(), ParseOptions { strict: true }).unwrap();
+        assert_eq!(build(&d, &options(1)).is_ok(), v1_ok, "{n} bytes, v1");
+        assert!(build(&d, &options(0)).is_ok(), "{n} bytes, v0");
+    }
+}
