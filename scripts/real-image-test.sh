@@ -183,6 +183,8 @@ if DOCKER_HOST=$("$here/testenv/dockerd.sh" start --ttl 900 2>"$work/dockerd.log
     trap 'DOCKERD_STATE=$work/dk "$here/testenv/dockerd.sh" stop >/dev/null 2>&1 || true; REGISTRY_STATE=$work/registry "$here/testenv/registry.sh" stop >/dev/null 2>&1 || true; rm -rf "$work" "$XDG_CACHE_HOME"' EXIT
     docker load -i "$out/bookworm.docker-archive.tar" >/dev/null
     same "docker-daemon: (layerseal)" "$("$ls" roothash --no-cache docker-daemon:real/bookworm:latest | as_json)"
+    did=$("$ls" composefs --hash sha256 compute-id --image docker-daemon:real/bookworm:latest)
+    [ "$did" = "$cid" ] && ok "composefs id from docker-daemon: equals the registry pull" || bad "composefs id from docker-daemon: $did != $cid"
     same "dmverity-vhd -d roothash" "$("$dv" -d roothash -i real/bookworm:latest)"
     mkdir -p "$work/dk-out"
     "$dv" -d create -i real/bookworm:latest -o "$work/dk-out" >/dev/null
