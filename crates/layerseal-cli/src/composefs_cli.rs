@@ -218,6 +218,10 @@ enum Verb {
         /// Do not require fs-verity on objects (filesystems without it).
         #[arg(long)]
         insecure: bool,
+        /// Refuse the image unless its fs-verity digest is this (sha256 or
+        /// sha512 hex; images named by id or tag are always checked).
+        #[arg(long)]
+        digest: Option<String>,
     },
 }
 
@@ -561,8 +565,40 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
             mountpoint,
             objects,
             insecure,
+            digest,
         } => {
-            let (image_path, objects) = resolve_mount(&args, image, objects.as_deref())?;
+            let (image_path, objects, by_name) = resolve_mount(&args, image, objects.as_deref())?;
+            let expected = match digest {
+                Some(d) => Some(
+                    hex::decode(d)
+                        .ok()
+                        .filter(|b| b.len() == 32 || b.len() == 64)
+                        .ok_or_else(|| {
+                            format!("--digest {d:?}: not a sha256 or sha512 hex digest")
+                        })?,
+                ),
+                None => by_name,
+            };
+            if let Some(want) = expected {
+                let alg = if want.len() == 64 {
+                    Algorithm::Sha512
+                } else {
+                    Algorithm::Sha256
+                };
+                let file = File::open(&image_path)
+                    .map_err(|e| format!("{}: {e}", image_path.display()))?;
+                let got = fsverity::digest(std::io::BufReader::new(file), alg, 1)
+                    .map_err(|e| format!("{}: {e}", image_path.display()))?;
+                if got != want {
+                    eprintln!(
+                        "layerseal: {}: fs-verity digest is {}, expected {}; not mounted",
+                        image_path.display(),
+                        hex_lower(&got),
+                        hex_lower(&want)
+                    );
+                    return Ok(exit::MISMATCH);
+                }
+            }
             let opts = MountOptions {
                 require_verity: !insecure,
             };
@@ -587,12 +623,13 @@ fn strip_docker(r: &str) -> &str {
     r.strip_prefix("docker://").unwrap_or(r)
 }
 
-/// An image file and its objects directory from a mount argument.
+/// An image file and its objects directory from a mount argument, and
+/// the digest the image must have when it was named by id or tag.
 fn resolve_mount(
     args: &ComposefsArgs,
     image: &str,
     objects: Option<&Path>,
-) -> Result<(PathBuf, PathBuf), String> {
+) -> Result<(PathBuf, PathBuf, Option<Vec<u8>>), String> {
     let as_path = Path::new(image);
     let repo = args.repo.as_ref().map(|_| open_repo(args)).transpose()?;
     let objects = match (objects, &repo) {
@@ -601,13 +638,13 @@ fn resolve_mount(
         (None, None) => return Err("mount needs --objects DIR or --repo DIR".into()),
     };
     if as_path.is_file() {
-        return Ok((as_path.to_path_buf(), objects));
+        return Ok((as_path.to_path_buf(), objects, None));
     }
     let repo =
         repo.ok_or_else(|| format!("{image}: no such file (and no --repo to look it up)"))?;
     let by_id = repo.root().join("images").join(image);
     if by_id.is_file() {
-        return Ok((by_id, objects));
+        return Ok((by_id, objects, hex::decode(image).ok()));
     }
     // A tag: commit its image if needed (pull already did for V1).
     let (bytes, id) = compute_id_for_tag(&repo, image, 1, XattrFilter::AllowlistOnly)
@@ -616,7 +653,7 @@ fn resolve_mount(
     if !path.is_file() {
         repo.commit_image(&bytes).map_err(|e| e.to_string())?;
     }
-    Ok((path, objects))
+    Ok((path, objects, Some(id)))
 }
 
 /// compute-id straight from an image source: layers streamed, nothing

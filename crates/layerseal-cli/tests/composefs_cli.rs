@@ -242,3 +242,54 @@ fn seal_labels_the_config_and_keeps_the_id() {
         Some(2)
     );
 }
+
+#[test]
+fn mount_refuses_an_image_that_is_not_what_its_name_says() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let repo = cwd.join("repo");
+    ok(&cfs(&repo, &["--hash", "sha256", "init"], cwd));
+    let id = ok(&cfs(
+        &repo,
+        &["pull", example().to_str().unwrap(), "hello"],
+        cwd,
+    ))
+    .trim()
+    .to_string();
+    let mnt = cwd.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    // A wrong --digest, then a changed image named by its id: refused
+    // before anything is mounted (exit 3).
+    let img = std::fs::canonicalize(repo.join("images").join(&id)).unwrap();
+    let wrong = "00".repeat(32);
+    let out = cfs(
+        &repo,
+        &[
+            "mount",
+            img.to_str().unwrap(),
+            mnt.to_str().unwrap(),
+            "--insecure",
+            "--digest",
+            &wrong,
+        ],
+        cwd,
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let mut bytes = std::fs::read(&img).unwrap();
+    bytes[1024 + 100] ^= 1;
+    std::fs::write(&img, bytes).unwrap();
+    let out = cfs(
+        &repo,
+        &["mount", &id, mnt.to_str().unwrap(), "--insecure"],
+        cwd,
+    );
+    if out.status.success() {
+        let _ = std::process::Command::new("umount").arg(&mnt).status();
+    }
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("not mounted"),
+        "{}",
+        text(&out.stderr)
+    );
+}
