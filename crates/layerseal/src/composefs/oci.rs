@@ -29,6 +29,9 @@ const S_IFIFO: u32 = 0o010000;
 /// Regular files up to this size are stored inline in the image.
 pub const INLINE_MAX: u64 = 64;
 const MAX_NAME: usize = 255;
+/// Deeper paths cannot exist on Linux (PATH_MAX 4096 allows 2048
+/// components); the tree walks recurse this deep at most.
+const MAX_DEPTH: usize = 2048;
 
 /// Where regular-file objects go: every implementation returns the data's
 /// fs-verity digest.
@@ -210,6 +213,9 @@ fn split_path(path: &[u8]) -> Result<SplitPath<'_>, String> {
         .split(|&b| b == b'/')
         .filter(|c| !c.is_empty() && *c != b".")
         .collect();
+    if comps.len() > MAX_DEPTH {
+        return Err(format!("path deeper than {MAX_DEPTH} directories"));
+    }
     let Some((&name, parents)) = comps.split_last() else {
         return Ok(None);
     };
@@ -814,6 +820,13 @@ mod tests {
         assert!(split_path(b"a/../b").is_err());
         let (p, n) = split_path(b"/a//./b/").unwrap().unwrap();
         assert_eq!((p, n), (vec![&b"a"[..]], &b"b"[..]));
+    }
+
+    #[test]
+    fn absurdly_deep_paths_are_refused() {
+        let deep = "d/".repeat(MAX_DEPTH + 1);
+        assert!(split_path(deep.as_bytes()).is_err());
+        assert!(split_path("d/".repeat(MAX_DEPTH).as_bytes()).is_ok());
     }
 
     #[test]
