@@ -348,7 +348,8 @@ fn convert_tar_inner<R: Read>(
             sink.finish().map_err(output_err)?
         }
     };
-    let tree = verity::build_tree(&params, &level0.digests, level0.blocks);
+    let data_blocks = level0.blocks;
+    let tree = verity::build_tree_from(&params, level0.digests, data_blocks);
     let image_size = level0.blocks * u64::from(params.data_block_size);
     let verity_uuid = opts
         .verity_uuid
@@ -357,25 +358,26 @@ fn convert_tar_inner<R: Read>(
         hash_type: 1,
         uuid: verity_uuid,
         params: params.clone(),
-        data_blocks: level0.blocks,
+        data_blocks,
     };
-    let mut hash_area = vec![0u8; params.hash_block_size as usize];
-    hash_area[..512].copy_from_slice(&sb.encode());
-    hash_area.extend_from_slice(&tree.bytes);
+    // The hash area: the superblock in its own hash block, then the tree.
+    let mut sb_block = vec![0u8; params.hash_block_size as usize];
+    sb_block[..512].copy_from_slice(&sb.encode());
+    let hash_area_len = (sb_block.len() + tree.bytes.len()) as u64;
+    let write_hash_area = |file: &std::fs::File, at: u64| -> std::io::Result<()> {
+        file.write_all_at(&sb_block, at)?;
+        file.write_all_at(&tree.bytes, at + sb_block.len() as u64)
+    };
 
     // Place the hash area: in its own file, or right after the image.
     let (image_end, hash_written) = match (&image, &hash_dev) {
         (_, Some(h)) => {
-            h.file()
-                .write_all_at(&hash_area, 0)
-                .map_err(out_err(h.target()))?;
-            (image_size, Some(hash_area.len() as u64))
+            write_hash_area(h.file(), 0).map_err(out_err(h.target()))?;
+            (image_size, Some(hash_area_len))
         }
         (Some(f), None) => {
-            f.file()
-                .write_all_at(&hash_area, image_size)
-                .map_err(out_err(f.target()))?;
-            (image_size + hash_area.len() as u64, None)
+            write_hash_area(f.file(), image_size).map_err(out_err(f.target()))?;
+            (image_size + hash_area_len, None)
         }
         (None, None) => (image_size, None),
     };
@@ -431,7 +433,7 @@ fn convert_tar_inner<R: Read>(
         compression,
         image_size,
         tree_size: tree.bytes.len() as u64,
-        data_blocks: level0.blocks,
+        data_blocks,
         verity_uuid,
     })
 }

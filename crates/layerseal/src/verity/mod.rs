@@ -125,6 +125,13 @@ pub fn hex_lower(b: &[u8]) -> String {
 /// Build the levels above level 0. `level0` holds one digest per data
 /// block, `digest_len` bytes each, in block order.
 pub fn build_tree(params: &Params, level0: &[u8], data_blocks: u64) -> Tree {
+    build_tree_from(params, level0.to_vec(), data_blocks)
+}
+
+/// [`build_tree`] taking level 0 by value: when entries need no padding
+/// (the usual case) its buffer becomes the stored level 0, so a large
+/// tree is held once, not twice.
+pub fn build_tree_from(params: &Params, level0: Vec<u8>, data_blocks: u64) -> Tree {
     let dlen = params.algorithm.digest_len();
     // One data block needs no hash level: its digest is the root.
     if data_blocks <= 1 {
@@ -137,11 +144,16 @@ pub fn build_tree(params: &Params, level0: &[u8], data_blocks: u64) -> Tree {
     let entry = params.entry_len();
     let hbs = params.hash_block_size as usize;
     // Level 0 as stored: entries padded to `entry`, blocks padded to `hbs`.
-    let mut level = Vec::with_capacity(level0.len() / dlen * entry + hbs);
-    for d in level0.chunks(dlen) {
-        level.extend_from_slice(d);
-        level.resize(level.len() + entry - dlen, 0);
-    }
+    let mut level = if entry == dlen {
+        level0
+    } else {
+        let mut padded = Vec::with_capacity(level0.len() / dlen * entry + hbs);
+        for d in level0.chunks(dlen) {
+            padded.extend_from_slice(d);
+            padded.resize(padded.len() + entry - dlen, 0);
+        }
+        padded
+    };
     level.resize(level.len().div_ceil(hbs).max(1) * hbs, 0);
     let mut levels = vec![level];
     while levels.last().expect("a level").len() > hbs {
@@ -160,7 +172,12 @@ pub fn build_tree(params: &Params, level0: &[u8], data_blocks: u64) -> Tree {
     params
         .algorithm
         .hash_into(&params.salt, levels.last().expect("top level"), &mut root);
-    let bytes = levels.into_iter().rev().flatten().collect();
+    // Stored top level first. Level 0 is by far the largest: the small
+    // upper levels are inserted in front of it rather than copying it.
+    let mut levels = levels.into_iter();
+    let mut bytes = levels.next().expect("level 0");
+    let upper: Vec<u8> = levels.rev().flatten().collect();
+    bytes.splice(0..0, upper);
     Tree {
         bytes,
         root,
