@@ -21,6 +21,7 @@ use layerseal::composefs::signatures::{
 };
 use layerseal::layer_stream::open_layer;
 use layerseal::source::registry_push::RegistryRepo;
+use layerseal::source::ImageRef;
 use layerseal::verity::{fsverity, hex_lower, Algorithm};
 use serde_json::json;
 
@@ -333,7 +334,7 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
             registry,
         } => {
             let repo = open_repo(&args)?;
-            let image = open(source, platform, registry)?;
+            let (image, _spool) = open_source(source, platform, registry)?;
             let (progress, _bars) = layer_progress(&image);
             let opts = PullOptions {
                 erofs_version: id.erofs_version,
@@ -619,6 +620,30 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
     }
 }
 
+/// An image source for composefs, which merges layers in order: a Docker
+/// daemon's export (a stream whose layers come in any order) is spooled
+/// to a temporary docker-archive first; the returned file keeps it alive.
+fn open_source(
+    source: &str,
+    platform: &str,
+    registry: &RegistryArgs,
+) -> Result<(layerseal::source::Image, Option<tempfile::NamedTempFile>), String> {
+    let Some(name) = source.strip_prefix("docker-daemon:") else {
+        return open(source, platform, registry).map(|i| (i, None));
+    };
+    let mut export = layerseal::source::daemon::export(name).map_err(|e| e.to_string())?;
+    let mut spool =
+        tempfile::NamedTempFile::new().map_err(|e| format!("spool for {source}: {e}"))?;
+    std::io::copy(&mut export, spool.as_file_mut())
+        .map_err(|e| format!("{source}: export: {e}"))?;
+    let r = ImageRef::DockerArchive(spool.path().to_path_buf(), None);
+    let p = layerseal::source::Platform::parse(platform)?;
+    let mut image = layerseal::source::open_image_with(&r, &p, &registry.options())
+        .map_err(|e| format!("{source}: {e}"))?;
+    image.reference = source.to_string();
+    Ok((image, Some(spool)))
+}
+
 fn strip_docker(r: &str) -> &str {
     r.strip_prefix("docker://").unwrap_or(r)
 }
@@ -665,7 +690,7 @@ fn compute_from_source(
     id: &IdArgs,
     algorithm: Algorithm,
 ) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let image = open(source, platform, registry)?;
+    let (image, _spool) = open_source(source, platform, registry)?;
     let mut tree = layerseal::composefs::oci::MergedTree::new();
     let mut store = DigestOnly {
         algorithm,

@@ -295,12 +295,15 @@ fn rewrite_node(
         }
     }
     let whiteout = node.kind() == S_IFCHR && node.entry.rdev == 0;
-    if !whiteout
-        || (flavor == Flavor::Cfsctl && parent == 0 && w != 0 && {
-            let (root, rest) = works.split_at(1);
-            is_stub_lookalike(&rest[w - 1], &root[0])
-        })
-    {
+    if !whiteout {
+        return Ok(());
+    }
+    // cfsctl leaves a root-level device it cannot tell from a stub alone.
+    let stub_like = flavor == Flavor::Cfsctl
+        && parent == 0
+        && w != 0
+        && is_stub_lookalike(&works[w], &works[0]);
+    if stub_like {
         return Ok(());
     }
     let node = &mut works[w];
