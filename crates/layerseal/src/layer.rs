@@ -349,7 +349,8 @@ fn convert_tar_inner<R: Read>(
         }
     };
     let data_blocks = level0.blocks;
-    let tree = verity::build_tree_from(&params, level0.digests, data_blocks);
+    let tree =
+        verity::build_tree_spooled(&params, level0.digests, data_blocks).map_err(output_err)?;
     let image_size = level0.blocks * u64::from(params.data_block_size);
     let verity_uuid = opts
         .verity_uuid
@@ -363,10 +364,10 @@ fn convert_tar_inner<R: Read>(
     // The hash area: the superblock in its own hash block, then the tree.
     let mut sb_block = vec![0u8; params.hash_block_size as usize];
     sb_block[..512].copy_from_slice(&sb.encode());
-    let hash_area_len = (sb_block.len() + tree.bytes.len()) as u64;
+    let hash_area_len = sb_block.len() as u64 + tree.len();
     let write_hash_area = |file: &std::fs::File, at: u64| -> std::io::Result<()> {
         file.write_all_at(&sb_block, at)?;
-        file.write_all_at(&tree.bytes, at + sb_block.len() as u64)
+        tree.write_to(file, at + sb_block.len() as u64)
     };
 
     // Place the hash area: in its own file, or right after the image.
@@ -432,7 +433,7 @@ fn convert_tar_inner<R: Read>(
         root_hash: tree.root_hex(),
         compression,
         image_size,
-        tree_size: tree.bytes.len() as u64,
+        tree_size: tree.len(),
         data_blocks,
         verity_uuid,
     })

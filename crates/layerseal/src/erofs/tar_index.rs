@@ -14,7 +14,7 @@ use super::build;
 use super::format::INDEX_BLOCK;
 use super::tree::{Tree, TreeError};
 use crate::sink::VecSink;
-use crate::verity::Params;
+use crate::verity::{DigestSpool, Params};
 
 /// dm-verity parameters over a tar-index file: containerd uses 512-byte
 /// data and hash blocks so the mapped device keeps 512-byte sectors.
@@ -98,7 +98,7 @@ impl IndexedTar {
         params: &Params,
         out: Option<&File>,
         threads: usize,
-    ) -> io::Result<(Vec<u8>, u64)> {
+    ) -> io::Result<(DigestSpool, u64)> {
         let blocks = u32::try_from(self.archive_end / INDEX_BLOCK)
             .map_err(|_| io::Error::other("tar too large for a tar-index image (2 TiB)"))?;
         let (index, _) = build::write_tar_index(&self.tree, VecSink::default(), uuid, blocks)?;
@@ -119,7 +119,7 @@ fn hash_and_copy<R: Read>(
     params: &Params,
     out: Option<&File>,
     threads: usize,
-) -> io::Result<(Vec<u8>, u64)> {
+) -> io::Result<(DigestSpool, u64)> {
     const BATCH: usize = 4 << 20;
     let bs = params.data_block_size as usize;
     let dlen = params.algorithm.digest_len();
@@ -128,7 +128,8 @@ fn hash_and_copy<R: Read>(
         n => n,
     };
     let mut buf = vec![0u8; BATCH];
-    let mut level0 = Vec::new();
+    let mut level0 = DigestSpool::default();
+    let mut batch_digests = Vec::new();
     let mut blocks = 0u64;
     loop {
         let mut n = 0;
@@ -146,8 +147,8 @@ fn hash_and_copy<R: Read>(
         if n % bs != 0 {
             return Err(io::Error::other("tar-index stream not block aligned"));
         }
-        let start = level0.len();
-        level0.resize(start + n / bs * dlen, 0);
+        batch_digests.clear();
+        batch_digests.resize(n / bs * dlen, 0);
         let per = (n / bs).div_ceil(threads);
         let data = &buf[..n];
         // Write the batch while it is hashed: the copy and the hashing
@@ -156,7 +157,7 @@ fn hash_and_copy<R: Read>(
             let writer = out.map(|mut f| s.spawn(move || f.write_all(data)));
             for (data, digests) in data
                 .chunks(per * bs)
-                .zip(level0[start..].chunks_mut(per * dlen))
+                .zip(batch_digests.chunks_mut(per * dlen))
             {
                 s.spawn(move || {
                     for (block, d) in data.chunks_exact(bs).zip(digests.chunks_exact_mut(dlen)) {
@@ -167,6 +168,7 @@ fn hash_and_copy<R: Read>(
             writer.map_or(Ok(()), |w| w.join().expect("writer thread"))
         });
         written?;
+        level0.append(&batch_digests)?;
         blocks += (n / bs) as u64;
     }
     Ok((level0, blocks))

@@ -5,7 +5,7 @@
 
 use std::io::{self, Read};
 
-use super::{build_tree_from, Algorithm, HashingSink, Params};
+use super::{build_tree_spooled, Algorithm, HashingSink, Params};
 use crate::sink::BlockSink;
 
 const LOG_BLOCKSIZE: u8 = 12;
@@ -48,7 +48,7 @@ pub fn digest<R: Read>(mut r: R, a: Algorithm, threads: usize) -> io::Result<Vec
     if size == 0 {
         return Ok(descriptor_digest(a, 0, &[]));
     }
-    let tree = build_tree_from(&params, level0.digests, level0.blocks);
+    let tree = build_tree_spooled(&params, level0.digests, level0.blocks)?;
     Ok(descriptor_digest(a, size, &tree.root))
 }
 

@@ -2,12 +2,14 @@
 //! (format 1, "normal" salt-first hashing) makes them (spec dmverity-vhd §5).
 
 pub mod fsverity;
+pub mod spool;
 mod stream;
 mod superblock;
 mod verify;
 
 use sha2::{Digest, Sha256, Sha512};
 
+pub use spool::DigestSpool;
 pub use stream::{HashingSink, Level0};
 pub use superblock::{Superblock, SuperblockError, SUPERBLOCK_SIZE};
 pub use verify::{verify, Corruption, VerifyError};
@@ -123,15 +125,9 @@ pub fn hex_lower(b: &[u8]) -> String {
 }
 
 /// Build the levels above level 0. `level0` holds one digest per data
-/// block, `digest_len` bytes each, in block order.
+/// block, `digest_len` bytes each, in block order. In memory: for tests,
+/// `verify` and small data; layers use [`build_tree_spooled`].
 pub fn build_tree(params: &Params, level0: &[u8], data_blocks: u64) -> Tree {
-    build_tree_from(params, level0.to_vec(), data_blocks)
-}
-
-/// [`build_tree`] taking level 0 by value: when entries need no padding
-/// (the usual case) its buffer becomes the stored level 0, so a large
-/// tree is held once, not twice.
-pub fn build_tree_from(params: &Params, level0: Vec<u8>, data_blocks: u64) -> Tree {
     let dlen = params.algorithm.digest_len();
     // One data block needs no hash level: its digest is the root.
     if data_blocks <= 1 {
@@ -144,16 +140,11 @@ pub fn build_tree_from(params: &Params, level0: Vec<u8>, data_blocks: u64) -> Tr
     let entry = params.entry_len();
     let hbs = params.hash_block_size as usize;
     // Level 0 as stored: entries padded to `entry`, blocks padded to `hbs`.
-    let mut level = if entry == dlen {
-        level0
-    } else {
-        let mut padded = Vec::with_capacity(level0.len() / dlen * entry + hbs);
-        for d in level0.chunks(dlen) {
-            padded.extend_from_slice(d);
-            padded.resize(padded.len() + entry - dlen, 0);
-        }
-        padded
-    };
+    let mut level = Vec::with_capacity(level0.len() / dlen * entry + hbs);
+    for d in level0.chunks(dlen) {
+        level.extend_from_slice(d);
+        level.resize(level.len() + entry - dlen, 0);
+    }
     level.resize(level.len().div_ceil(hbs).max(1) * hbs, 0);
     let mut levels = vec![level];
     while levels.last().expect("a level").len() > hbs {
@@ -172,17 +163,115 @@ pub fn build_tree_from(params: &Params, level0: Vec<u8>, data_blocks: u64) -> Tr
     params
         .algorithm
         .hash_into(&params.salt, levels.last().expect("top level"), &mut root);
-    // Stored top level first. Level 0 is by far the largest: the small
-    // upper levels are inserted in front of it rather than copying it.
-    let mut levels = levels.into_iter();
-    let mut bytes = levels.next().expect("level 0");
-    let upper: Vec<u8> = levels.rev().flatten().collect();
-    bytes.splice(0..0, upper);
+    let bytes = levels.into_iter().rev().flatten().collect();
     Tree {
         bytes,
         root,
         data_blocks,
     }
+}
+
+/// A tree whose levels may live in temporary files (see [`DigestSpool`]).
+#[derive(Debug)]
+pub struct SpooledTree {
+    /// Top level first, as stored.
+    levels: Vec<DigestSpool>,
+    pub root: Vec<u8>,
+    pub data_blocks: u64,
+}
+
+impl SpooledTree {
+    /// Size of the stored tree in bytes.
+    pub fn len(&self) -> u64 {
+        self.levels.iter().map(DigestSpool::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn root_hex(&self) -> String {
+        hex_lower(&self.root)
+    }
+
+    /// Write the stored tree into `file` at `at`.
+    pub fn write_to(&self, file: &std::fs::File, mut at: u64) -> std::io::Result<()> {
+        for l in &self.levels {
+            l.write_to(file, at)?;
+            at += l.len();
+        }
+        Ok(())
+    }
+
+    /// The stored tree in memory (tests).
+    pub fn to_vec(&self) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        for l in &self.levels {
+            out.extend_from_slice(&l.to_vec()?);
+        }
+        Ok(out)
+    }
+}
+
+/// [`build_tree`] over a spooled level 0, each level spooled too: memory
+/// stays bounded whatever the data size.
+pub fn build_tree_spooled(
+    params: &Params,
+    mut level0: DigestSpool,
+    data_blocks: u64,
+) -> std::io::Result<SpooledTree> {
+    let dlen = params.algorithm.digest_len();
+    if data_blocks <= 1 {
+        let mut root = vec![0u8; dlen.min(level0.len() as usize)];
+        level0.read_at(0, &mut root)?;
+        return Ok(SpooledTree {
+            levels: Vec::new(),
+            root,
+            data_blocks,
+        });
+    }
+    let entry = params.entry_len();
+    let hbs = params.hash_block_size as u64;
+    if entry != dlen {
+        // Padded entries (no algorithm here needs them): in memory.
+        let t = build_tree(params, &level0.to_vec()?, data_blocks);
+        let mut all = DigestSpool::default();
+        all.append(&t.bytes)?;
+        return Ok(SpooledTree {
+            levels: vec![all],
+            root: t.root,
+            data_blocks,
+        });
+    }
+    let pad = |l: &mut DigestSpool| {
+        let n = l.len().div_ceil(hbs).max(1) * hbs - l.len();
+        l.append_zeros(n)
+    };
+    pad(&mut level0)?;
+    let mut levels = vec![level0];
+    while levels.last().expect("a level").len() > hbs {
+        let below = levels.last().expect("a level");
+        let mut above = DigestSpool::default();
+        let mut digest = vec![0u8; dlen];
+        below.for_each_chunk(hbs as usize * 256, |chunk| {
+            for block in chunk.chunks(hbs as usize) {
+                params.algorithm.hash_into(&params.salt, block, &mut digest);
+                above.append(&digest)?;
+            }
+            Ok(())
+        })?;
+        pad(&mut above)?;
+        levels.push(above);
+    }
+    let top = levels.last().expect("top level").to_vec()?;
+    let mut root = vec![0u8; dlen];
+    params.algorithm.hash_into(&params.salt, &top, &mut root);
+    levels.reverse();
+    Ok(SpooledTree {
+        levels,
+        root,
+        data_blocks,
+    })
 }
 
 /// A deterministic 16-byte id derived from content: the first 16 bytes of
@@ -256,6 +345,39 @@ mod tests {
         p.algorithm
             .hash_into(&p.salt, &t.bytes[..4096], &mut expect);
         assert_eq!(t.root, expect);
+    }
+
+    #[test]
+    fn spooled_trees_equal_in_memory_trees() {
+        // Sizes around level boundaries, 4 KiB and 512-byte hash blocks,
+        // sha256 and sha512, in memory and spilled to files.
+        for (hbs, alg) in [
+            (4096u32, Algorithm::Sha256),
+            (512, Algorithm::Sha256),
+            (4096, Algorithm::Sha512),
+        ] {
+            let p = Params {
+                hash_block_size: hbs,
+                data_block_size: hbs,
+                algorithm: alg,
+                ..Params::standard()
+            };
+            let dlen = alg.digest_len();
+            for blocks in [1u64, 2, 15, 16, 17, 127, 128, 129, 2000, 16385] {
+                let level0: Vec<u8> = (0..blocks as usize * dlen)
+                    .map(|i| (i * 31 % 251) as u8)
+                    .collect();
+                let want = build_tree(&p, &level0, blocks);
+                for limit in [0, 1 << 20] {
+                    let mut spool = DigestSpool::with_limit(limit);
+                    spool.append(&level0).unwrap();
+                    let got = build_tree_spooled(&p, spool, blocks).unwrap();
+                    assert_eq!(got.root, want.root, "{hbs} {blocks} {limit}");
+                    assert_eq!(got.to_vec().unwrap(), want.bytes, "{hbs} {blocks} {limit}");
+                    assert_eq!(got.len(), want.bytes.len() as u64);
+                }
+            }
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! when there is an output file, write the batch at its offset. Blocks the
 //! producer settles late (reserved header blocks, rewritable xattr blocks)
 //! are kept aside and hashed at the end; long zero runs are never hashed or
-//! written. Memory: a bounded number of batches plus one digest per block.
+//! written. Digests are put in block order as batches finish and go to a
+//! [`DigestSpool`] (memory, then a temporary file): memory stays bounded.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -16,7 +17,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::Params;
+use super::{DigestSpool, Params};
 use crate::sink::{BlockSink, BLOCK};
 
 const BATCH: usize = 1 << 20;
@@ -30,8 +31,18 @@ struct Job {
 
 /// Level 0 of a tree: one digest per data block, in block order.
 pub struct Level0 {
-    pub digests: Vec<u8>,
+    pub digests: DigestSpool,
     pub blocks: u64,
+}
+
+/// Digests of a run of blocks, waiting for the blocks before them.
+enum Piece {
+    /// From a worker.
+    Digests(Vec<u8>),
+    /// A long zero run: every block has the zero digest.
+    Zeros(u64),
+    /// Blocks settled at the end (their digests are written then).
+    Late(u64),
 }
 
 pub struct HashingSink {
@@ -42,7 +53,10 @@ pub struct HashingSink {
     filled: usize,
     buf_start: u64,
     deferred: BTreeMap<u64, Box<[u8; BLOCK]>>,
-    zero_runs: Vec<(u64, u64)>,
+    /// Pieces of level 0 by first block, until `next_block` reaches them.
+    pending: BTreeMap<u64, Piece>,
+    next_block: u64,
+    level0: DigestSpool,
     zero_digest: Vec<u8>,
     jobs: Option<SyncSender<Job>>,
     results: Receiver<(u64, Vec<u8>)>,
@@ -143,7 +157,9 @@ impl HashingSink {
             filled: 0,
             buf_start: 0,
             deferred: BTreeMap::new(),
-            zero_runs: Vec::new(),
+            pending: BTreeMap::new(),
+            next_block: 0,
+            level0: DigestSpool::default(),
             zero_digest,
             jobs: Some(job_tx),
             results: res_rx,
@@ -160,6 +176,41 @@ impl HashingSink {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Take finished batches and move every piece that is next in block
+    /// order into level 0.
+    fn collect(&mut self) -> io::Result<()> {
+        while let Ok((start, d)) = self.results.try_recv() {
+            self.pending.insert(start, Piece::Digests(d));
+        }
+        let dlen = self.params.algorithm.digest_len() as u64;
+        while let Some(entry) = self.pending.first_entry() {
+            if *entry.key() != self.next_block {
+                break;
+            }
+            match entry.remove() {
+                Piece::Digests(d) => {
+                    self.level0.append(&d)?;
+                    self.next_block += d.len() as u64 / dlen;
+                }
+                Piece::Zeros(n) => {
+                    let run = self.zero_digest.repeat(4096);
+                    let mut left = n;
+                    while left > 0 {
+                        let k = left.min(4096);
+                        self.level0.append(&run[..(k * dlen) as usize])?;
+                        left -= k;
+                    }
+                    self.next_block += n;
+                }
+                Piece::Late(n) => {
+                    self.level0.append_zeros(n * dlen)?;
+                    self.next_block += n;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn fresh_buffer(&mut self) -> io::Result<Vec<u8>> {
@@ -179,6 +230,7 @@ impl HashingSink {
     /// partial trailing block in a new batch.
     fn dispatch(&mut self) -> io::Result<()> {
         self.check_failure()?;
+        self.collect()?;
         let whole = self.filled / BLOCK * BLOCK;
         if whole == 0 {
             return Ok(());
@@ -224,24 +276,19 @@ impl HashingSink {
         self.check_failure()?;
         let dlen = self.params.algorithm.digest_len();
         let blocks = self.cursor / BLOCK as u64;
-        let mut digests = vec![0u8; blocks as usize * dlen];
-        while let Ok((start, d)) = self.results.try_recv() {
-            let at = start as usize * dlen;
-            digests[at..at + d.len()].copy_from_slice(&d);
+        self.collect()?;
+        if self.next_block != blocks || !self.pending.is_empty() {
+            return Err(io::Error::other(format!(
+                "level 0 incomplete: {} of {blocks} blocks hashed",
+                self.next_block
+            )));
         }
-        for &(start, count) in &self.zero_runs {
-            for b in start..start + count {
-                let at = b as usize * dlen;
-                digests[at..at + dlen].copy_from_slice(&self.zero_digest);
-            }
-        }
+        let mut digest = vec![0u8; dlen];
         for (&index, block) in &self.deferred {
-            let at = index as usize * dlen;
-            self.params.algorithm.hash_into(
-                &self.params.salt,
-                &block[..],
-                &mut digests[at..at + dlen],
-            );
+            self.params
+                .algorithm
+                .hash_into(&self.params.salt, &block[..], &mut digest);
+            self.level0.write_at(index * dlen as u64, &digest)?;
             if let Some((file, base)) = &self.output {
                 file.write_all_at(&block[..], base + index * BLOCK as u64)?;
             }
@@ -252,12 +299,19 @@ impl HashingSink {
                 file.set_len(end)?;
             }
         }
-        Ok(Level0 { digests, blocks })
+        Ok(Level0 {
+            digests: std::mem::take(&mut self.level0),
+            blocks,
+        })
     }
 }
 
 impl BlockSink for HashingSink {
     fn reserve_leading(&mut self, blocks: u64) -> io::Result<()> {
+        if blocks > 0 {
+            self.pending
+                .insert(self.cursor / BLOCK as u64, Piece::Late(blocks));
+        }
         for i in 0..blocks {
             self.deferred
                 .insert(self.cursor / BLOCK as u64 + i, Box::new([0u8; BLOCK]));
@@ -309,7 +363,8 @@ impl BlockSink for HashingSink {
         let whole = left / BLOCK as u64;
         if whole > BATCH_BLOCKS {
             self.realign()?;
-            self.zero_runs.push((self.cursor / BLOCK as u64, whole));
+            self.pending
+                .insert(self.cursor / BLOCK as u64, Piece::Zeros(whole));
             self.cursor += whole * BLOCK as u64;
             self.buf_start = self.cursor / BLOCK as u64;
             left -= whole * BLOCK as u64;
@@ -325,6 +380,8 @@ impl BlockSink for HashingSink {
 
     fn append_mutable_block(&mut self, block: &[u8; BLOCK]) -> io::Result<()> {
         self.realign()?;
+        self.pending
+            .insert(self.cursor / BLOCK as u64, Piece::Late(1));
         self.deferred
             .insert(self.cursor / BLOCK as u64, Box::new(*block));
         self.cursor += BLOCK as u64;
