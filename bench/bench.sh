@@ -32,24 +32,9 @@ fi
 bin=$here/target/release/layerseal
 cat "$work/huge.tar" > /dev/null   # warm the page cache for everyone
 
-# measure NAME CMD...: run RUNS times, record wall seconds and max RSS (KiB).
-declare -A WALL RSS
-measure() {
-    local name=$1; shift
-    local walls=() rss=0
-    for _ in $(seq "$runs"); do
-        rm -f "$work/out.vhd" "$work/hash.img"
-        local start end r
-        start=$(date +%s.%N)
-        /usr/bin/time -f '%M' -o "$work/rss" "$@" > /dev/null 2>"$work/err" || { cat "$work/err"; exit 1; }
-        end=$(date +%s.%N)
-        walls+=("$(echo "$end - $start" | bc)")
-        r=$(tail -1 "$work/rss"); [ "$r" -gt "$rss" ] && rss=$r
-    done
-    WALL[$name]=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    RSS[$name]=$rss
-    printf '%-28s median %6.3f s   peak RSS %6d KiB   (%s runs)\n' "$name" "${WALL[$name]}" "$rss" "$runs"
-}
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
+before_each() { rm -f "$work/out.vhd" "$work/hash.img"; }
 
 echo "bench: input $(du -h "$work/huge.tar" | cut -f1) huge.tar, $(nproc) cores"
 zero_salt=0000000000000000000000000000000000000000000000000000000000000000
@@ -86,9 +71,6 @@ PY
     rm -rf "$work/cfs" "$work/extracted"
 fi
 rm -f "$work/out.vhd" "$work/hash.img"
-ratio() { # OURS PEER
-    printf 'ratio %-28s %.2f x %s\n' "$1" "$(echo "${WALL[$1]} / ${WALL[$2]}" | bc -l)" "$2"
-}
 ratio "layerseal layer (hash only)" "veritysetup format"
 ratio "layerseal layer -o VHD" "veritysetup format"
 ratio "erofs (hash only)" "veritysetup format"

@@ -19,21 +19,8 @@ export XDG_CACHE_HOME=$work/cache
 export REGISTRY_STATE=$work/registry
 trap '"$here/testenv/registry.sh" stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-declare -A WALL RSS
-measure() { # NAME CMD...
-    local name=$1; shift
-    local walls=() rss=0 start end r
-    for _ in $(seq "$runs"); do
-        start=$(date +%s.%N)
-        /usr/bin/time -f '%M' -o "$work/rss" "$@" > /dev/null 2>"$work/err" || { cat "$work/err"; exit 1; }
-        end=$(date +%s.%N)
-        walls+=("$(echo "$end - $start" | bc)")
-        r=$(tail -1 "$work/rss"); [ "$r" -gt "$rss" ] && rss=$r
-    done
-    WALL[$name]=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    RSS[$name]=$rss
-    printf '%-34s median %6.3f s   peak RSS %6d KiB   (%s runs)\n' "$name" "${WALL[$name]}" "$rss" "$runs"
-}
+# shellcheck source=bench/lib.sh
+. "$here/bench/lib.sh"
 
 blobs=$(python3 - "$out/oci" bookworm <<'PY'
 import json, os, sys
@@ -59,7 +46,6 @@ measure "roothash oci-archive (cached)" "$ls" roothash "oci-archive:$out/bookwor
 source "$REGISTRY_STATE/env"
 measure "roothash registry (TLS, auth)" "$ls" roothash --no-cache --ca-file "$REGISTRY_CA" \
     -u "$REGISTRY_USER" -p "$REGISTRY_PASS" "docker://$REGISTRY_ADDR/real/bookworm:latest"
-ratio() { printf 'ratio %-34s %.2f x %s\n' "$1" "$(echo "${WALL[$1]} / ${WALL[$2]}" | bc -l)" "$2"; }
 ratio "roothash oci-archive" "gzip -dc (layer blobs)"
 ratio "roothash docker-archive" "gzip -dc (layer blobs)"
 ratio "roothash registry (TLS, auth)" "gzip -dc (layer blobs)"

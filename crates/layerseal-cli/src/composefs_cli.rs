@@ -1,17 +1,16 @@
 //! `layerseal composefs …`: images, a composefs-rs repository, OCI
 //! import, signatures and mounting.
 
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand, ValueEnum};
 use layerseal::composefs::dumpfile::{parse, ParseOptions};
 use layerseal::composefs::image::{build, ImageOptions};
-use layerseal::composefs::import::{compute_id_for_tag, pull, PullOptions};
+use layerseal::composefs::import::{compute_id_for_image, compute_id_for_tag, pull, PullOptions};
 use layerseal::composefs::maintenance::{fsck, gc};
 use layerseal::composefs::mount::{mount_image, MountOptions};
-use layerseal::composefs::oci::{DigestOnly, XattrFilter};
+use layerseal::composefs::oci::{IdOptions, XattrFilter};
 use layerseal::composefs::read::image_to_dump;
 use layerseal::composefs::repo::Repository;
 use layerseal::composefs::seal::seal_tag;
@@ -19,7 +18,6 @@ use layerseal::composefs::sign::Signer;
 use layerseal::composefs::signatures::{
     export_to_layout, push_to_registry, sign_tag, verify_tag, verify_tag_from_registry,
 };
-use layerseal::layer_stream::open_layer;
 use layerseal::source::registry_push::RegistryRepo;
 use layerseal::source::ImageRef;
 use layerseal::verity::{fsverity, hex_lower, Algorithm};
@@ -79,6 +77,16 @@ impl IdArgs {
     }
 }
 
+/// How to read an image source.
+#[derive(Args)]
+struct SourceArgs {
+    /// Platform to select from a multi-platform index (os/arch[/variant]).
+    #[arg(long, default_value = "linux/amd64")]
+    platform: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
 #[derive(Subcommand)]
 enum Verb {
     /// fs-verity digest of files (the names composefs gives objects).
@@ -118,12 +126,10 @@ enum Verb {
         /// docker-daemon:…
         source: String,
         tag: String,
-        #[arg(long, default_value = "linux/amd64")]
-        platform: String,
         #[command(flatten)]
         id: IdArgs,
         #[command(flatten)]
-        registry: RegistryArgs,
+        from: SourceArgs,
     },
     /// The image id (fs-verity digest of the merged EROFS) of a tag in the
     /// repository, or of an image source with --image (nothing stored).
@@ -134,12 +140,10 @@ enum Verb {
         /// Compute from this image source instead, without a repository.
         #[arg(long, conflicts_with = "tag")]
         image: Option<String>,
-        #[arg(long, default_value = "linux/amd64")]
-        platform: String,
         #[command(flatten)]
         id: IdArgs,
         #[command(flatten)]
-        registry: RegistryArgs,
+        from: SourceArgs,
         /// Also write the image here.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -266,8 +270,7 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
             let alg = hash(open_repo(&args).map_or(Algorithm::Sha512, |r| r.algorithm()));
             let mut out = Vec::new();
             for f in files {
-                let file = File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
-                let d = fsverity::digest(std::io::BufReader::with_capacity(1 << 20, file), alg, 0)
+                let d = fsverity::digest_file(f, alg, 0)
                     .map_err(|e| format!("{}: {e}", f.display()))?;
                 out.push((f, hex_lower(&d)));
             }
@@ -329,12 +332,11 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
         Verb::Pull {
             source,
             tag,
-            platform,
             id,
-            registry,
+            from,
         } => {
             let repo = open_repo(&args)?;
-            let (image, _spool) = open_source(source, platform, registry)?;
+            let (image, _spool) = open_source(source, from)?;
             let (progress, _bars) = layer_progress(&image);
             let opts = PullOptions {
                 erofs_version: id.erofs_version,
@@ -366,9 +368,8 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
         Verb::ComputeId {
             tag,
             image,
-            platform,
             id,
-            registry,
+            from,
             output,
         } => {
             let (bytes, digest) = match (tag, image) {
@@ -378,7 +379,7 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
                         .map_err(|e| e.to_string())?
                 }
                 (None, Some(source)) => {
-                    compute_from_source(source, platform, registry, id, hash(Algorithm::Sha512))?
+                    compute_from_source(source, from, id, hash(Algorithm::Sha512))?
                 }
                 (None, None) => return Err("give a TAG or --image SOURCE".into()),
             };
@@ -586,9 +587,7 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
                 } else {
                     Algorithm::Sha256
                 };
-                let file = File::open(&image_path)
-                    .map_err(|e| format!("{}: {e}", image_path.display()))?;
-                let got = fsverity::digest(std::io::BufReader::new(file), alg, 1)
+                let got = fsverity::digest_file(&image_path, alg, 1)
                     .map_err(|e| format!("{}: {e}", image_path.display()))?;
                 if got != want {
                     eprintln!(
@@ -625,9 +624,9 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
 /// to a temporary docker-archive first; the returned file keeps it alive.
 fn open_source(
     source: &str,
-    platform: &str,
-    registry: &RegistryArgs,
+    from: &SourceArgs,
 ) -> Result<(layerseal::source::Image, Option<tempfile::NamedTempFile>), String> {
+    let (platform, registry) = (&from.platform, &from.registry);
     let Some(name) = source.strip_prefix("docker-daemon:") else {
         return open(source, platform, registry).map(|i| (i, None));
     };
@@ -685,29 +684,14 @@ fn resolve_mount(
 /// stored.
 fn compute_from_source(
     source: &str,
-    platform: &str,
-    registry: &RegistryArgs,
+    from: &SourceArgs,
     id: &IdArgs,
     algorithm: Algorithm,
 ) -> Result<(Vec<u8>, Vec<u8>), String> {
-    let (image, _spool) = open_source(source, platform, registry)?;
-    let mut tree = layerseal::composefs::oci::MergedTree::new();
-    let mut store = DigestOnly {
-        algorithm,
-        threads: 0,
+    let (image, _spool) = open_source(source, from)?;
+    let opts = IdOptions {
+        erofs_version: id.erofs_version,
+        xattrs: id.filter(),
     };
-    for layer in &image.layers {
-        let fail = |m: String| format!("{source}: layer {} ({}): {m}", layer.index, layer.diff_id);
-        let mut opened = open_layer(&image, layer, None).map_err(fail)?;
-        tree.apply_layer(&mut opened.tar, &mut store)
-            .map_err(|e| fail(e.to_string()))?;
-        std::io::copy(&mut opened.tar, &mut std::io::sink()).map_err(|e| fail(e.to_string()))?;
-        opened.check.verify().map_err(fail)?;
-    }
-    tree.finish_for_oci(id.filter())
-        .map_err(|e| e.to_string())?;
-    let bytes = layerseal::composefs::oci::tree_image(&tree, id.erofs_version)
-        .map_err(|e| e.to_string())?;
-    let digest = fsverity::digest(&bytes[..], algorithm, 1).map_err(|e| e.to_string())?;
-    Ok((bytes, digest))
+    compute_id_for_image(&image, opts, algorithm, 0).map_err(|e| format!("{source}: {e}"))
 }

@@ -703,13 +703,8 @@ fn run(cli: Cli) -> Result<i32, String> {
             };
             let mut out = Vec::new();
             for f in &files {
-                let file = File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
-                let d = fsverity::digest(
-                    std::io::BufReader::with_capacity(1 << 20, file),
-                    alg,
-                    threads,
-                )
-                .map_err(|e| format!("{}: {e}", f.display()))?;
+                let d = fsverity::digest_file(f, alg, threads)
+                    .map_err(|e| format!("{}: {e}", f.display()))?;
                 let digest = format!("{name}:{}", hex::encode(d));
                 if json {
                     out.push(json!({"file": f, "digest": digest}));

@@ -20,5 +20,6 @@ pub mod sink;
 pub mod source;
 pub mod stream_archive;
 pub mod tar;
+pub mod tee;
 pub mod verity;
 pub mod vhd;

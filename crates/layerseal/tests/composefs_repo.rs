@@ -10,61 +10,28 @@ use layerseal::composefs::import::{compute_id_for_tag, layer_content_id, pull, P
 use layerseal::composefs::oci::XattrFilter;
 use layerseal::composefs::repo::Repository;
 use layerseal::composefs::splitstream::Chunk;
-use layerseal::source::{open_image, ImageRef, Platform};
 use layerseal::verity::Algorithm;
 use serde_json::{json, Value};
-
-const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 
 fn vectors() -> Value {
     let text = std::fs::read_to_string(common::data_dir().join("composefs-repo.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
-/// The layout the vectors describe: uncompressed layers, config with
-/// sorted keys and no spaces.
-fn layout(dir: &std::path::Path, layer_names: &[&str]) -> String {
-    let layers: Vec<Vec<u8>> = layer_names.iter().map(|n| common::layer(n)).collect();
-    let diff_ids: Vec<String> = layers
-        .iter()
-        .map(|l| format!("sha256:{}", common::sha256_hex(l)))
-        .collect();
-    let config = serde_json::to_vec(&json!({
-        "architecture": "amd64", "config": {}, "history": [], "os": "linux",
-        "rootfs": {"diff_ids": diff_ids, "type": "layers"}
-    }))
-    .unwrap();
-    let blobs: Vec<(Vec<u8>, &str)> = layers.into_iter().map(|l| (l, TAR)).collect();
-    common::write_oci_layout(dir, &blobs, &config, "t");
-    common::sha256_hex(&config)
-}
-
 #[test]
 fn pull_basic_stores_what_cfsctl_stores() {
     let v = vectors();
     let tmp = tempfile::tempdir().unwrap();
-    let config_hex = layout(&tmp.path().join("layout"), &["usrbase.tar", "basic.tar"]);
+    let config_hex =
+        common::composefs_layout(&tmp.path().join("layout"), &["usrbase.tar", "basic.tar"]);
     assert_eq!(
         format!("sha256:{config_hex}"),
         v["basic"]["config_digest"].as_str().unwrap(),
         "layout built as the vectors describe"
     );
     let repo = Repository::init(&tmp.path().join("repo"), Algorithm::Sha256).unwrap();
-    let image = open_image(
-        &ImageRef::OciDir(tmp.path().join("layout"), Some("t".into())),
-        &Platform::new("linux", "amd64", None),
-    )
-    .unwrap();
-    let pulled = pull(
-        &repo,
-        &image,
-        "basic",
-        &PullOptions {
-            erofs_version: 1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let image = common::open_layout(&tmp.path().join("layout"));
+    let pulled = common::pull_v1(&repo, &image, "basic").unwrap();
     assert_eq!(
         hex::encode(&pulled.image_id),
         v["basic"]["image_id_v1_sha256"].as_str().unwrap()
@@ -151,16 +118,7 @@ fn pull_basic_stores_what_cfsctl_stores() {
     }
 
     // A second pull finds both layers already there.
-    let again = pull(
-        &repo,
-        &image,
-        "basic2",
-        &PullOptions {
-            erofs_version: 1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let again = common::pull_v1(&repo, &image, "basic2").unwrap();
     assert_eq!((again.layers_imported, again.layers_present), (0, 2));
     assert_eq!(again.image_id, pulled.image_id);
 }
@@ -169,26 +127,13 @@ fn pull_basic_stores_what_cfsctl_stores() {
 fn sha512_repository_gives_sha512_ids() {
     let v = vectors();
     let tmp = tempfile::tempdir().unwrap();
-    layout(
+    common::composefs_layout(
         &tmp.path().join("layout"),
         &["usrbase.tar", "whiteouts.tar"],
     );
     let repo = Repository::init(&tmp.path().join("repo"), Algorithm::Sha512).unwrap();
-    let image = open_image(
-        &ImageRef::OciDir(tmp.path().join("layout"), Some("t".into())),
-        &Platform::new("linux", "amd64", None),
-    )
-    .unwrap();
-    let pulled = pull(
-        &repo,
-        &image,
-        "w",
-        &PullOptions {
-            erofs_version: 1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let image = common::open_layout(&tmp.path().join("layout"));
+    let pulled = common::pull_v1(&repo, &image, "w").unwrap();
     assert_eq!(
         hex::encode(&pulled.image_id),
         v["whiteouts"]["image_id_v1_sha512"].as_str().unwrap()
@@ -208,7 +153,7 @@ fn sha512_repository_gives_sha512_ids() {
 fn corrupt_layer_leaves_no_stream_or_tag() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("layout");
-    layout(&dir, &["usrbase.tar", "basic.tar"]);
+    common::composefs_layout(&dir, &["usrbase.tar", "basic.tar"]);
     // Flip a byte inside a file's data in the basic layer blob.
     let basic = common::layer("basic.tar");
     let blob = dir.join("blobs/sha256").join(common::sha256_hex(&basic));
@@ -217,11 +162,7 @@ fn corrupt_layer_leaves_no_stream_or_tag() {
     bytes[at] ^= 0xFF;
     std::fs::write(&blob, bytes).unwrap();
     let repo = Repository::init(&tmp.path().join("repo"), Algorithm::Sha256).unwrap();
-    let image = open_image(
-        &ImageRef::OciDir(dir, Some("t".into())),
-        &Platform::new("linux", "amd64", None),
-    )
-    .unwrap();
+    let image = common::open_layout(&dir);
     let err = pull(&repo, &image, "bad", &PullOptions::default())
         .unwrap_err()
         .to_string();

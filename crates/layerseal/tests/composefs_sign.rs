@@ -6,13 +6,11 @@ mod common;
 
 use base64::Engine;
 use layerseal::composefs::artifact;
-use layerseal::composefs::import::{pull, PullOptions};
 use layerseal::composefs::repo::Repository;
 use layerseal::composefs::sign::{verify_fsverity, Signer};
 use layerseal::composefs::signatures::{export_to_layout, sign_tag, verify_tag};
-use layerseal::source::{open_image, ImageRef, Platform};
 use layerseal::verity::{fsverity, Algorithm};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 fn data(name: &str) -> Vec<u8> {
     std::fs::read(common::data_dir().join("composefs-sign").join(name)).unwrap()
@@ -73,41 +71,10 @@ fn pulled_basic(dir: &std::path::Path) -> (Repository, std::path::PathBuf) {
 
 /// Pull [usrbase, LAYER] (laid out as the reference run did) as `tag`.
 fn pulled(dir: &std::path::Path, layer: &str, tag: &str) -> (Repository, std::path::PathBuf) {
-    let layers: Vec<Vec<u8>> = ["usrbase.tar", layer]
-        .iter()
-        .map(|n| common::layer(n))
-        .collect();
-    let diff_ids: Vec<String> = layers
-        .iter()
-        .map(|l| format!("sha256:{}", common::sha256_hex(l)))
-        .collect();
-    let config = serde_json::to_vec(&json!({
-        "architecture": "amd64", "config": {}, "history": [], "os": "linux",
-        "rootfs": {"diff_ids": diff_ids, "type": "layers"}
-    }))
-    .unwrap();
-    let blobs: Vec<(Vec<u8>, &str)> = layers
-        .into_iter()
-        .map(|l| (l, "application/vnd.oci.image.layer.v1.tar"))
-        .collect();
     let layout = dir.join("layout");
-    common::write_oci_layout(&layout, &blobs, &config, "t");
+    common::composefs_layout(&layout, &["usrbase.tar", layer]);
     let repo = Repository::init(&dir.join("repo"), Algorithm::Sha256).unwrap();
-    let image = open_image(
-        &ImageRef::OciDir(layout.clone(), Some("t".into())),
-        &Platform::new("linux", "amd64", None),
-    )
-    .unwrap();
-    pull(
-        &repo,
-        &image,
-        tag,
-        &PullOptions {
-            erofs_version: 1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    common::pull_v1(&repo, &common::open_layout(&layout), tag).unwrap();
     (repo, layout)
 }
 

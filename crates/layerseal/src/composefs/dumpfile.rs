@@ -28,7 +28,8 @@ const MAX_NAME: usize = 255;
 const MAX_XATTR_VALUE: usize = 65535;
 const MAX_XATTR_TEXT: usize = 65535;
 const MAX_XATTR_BYTES: u64 = 32767;
-const MAX_CHUNKS: u64 = 1024;
+/// Most chunks an external file may have.
+pub(crate) const MAX_CHUNKS: u64 = 1024;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ParseOptions {
@@ -434,21 +435,9 @@ impl Parser {
                 if value.len() > MAX_XATTR_VALUE {
                     return Err("xattr value too long".into());
                 }
-                if let Some(i) = e.xattrs.iter().position(|(k, _)| *k == key) {
-                    let (k, old) = e.xattrs.remove(i);
-                    accounted = if e.xattrs.is_empty() {
-                        0
-                    } else {
-                        accounted.wrapping_sub(7 + (k.len() + old.len()) as u64)
-                    };
-                }
-                let cost =
-                    7 + (key.len() + value.len()) as u64 + if e.xattrs.is_empty() { 12 } else { 0 };
-                if accounted.wrapping_add(cost) > MAX_XATTR_BYTES {
+                if !set_xattr_accounted(&mut e.xattrs, &mut accounted, &key, &value) {
                     return Err("xattrs too large".into());
                 }
-                accounted = accounted.wrapping_add(cost);
-                e.xattrs.push((key, value));
             }
         }
         Ok(e)
@@ -508,6 +497,34 @@ impl Parser {
         }
         Ok(())
     }
+}
+
+/// Set an xattr as C composefs does, keeping its running size total
+/// (composefs-image-layout.md §2.7, §4.5): a replaced key is removed
+/// first; the add is refused (false) when the total would pass 32767.
+/// The counter is unsigned and wraps, as C's does.
+pub(crate) fn set_xattr_accounted(
+    xattrs: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    accounted: &mut u64,
+    key: &[u8],
+    value: &[u8],
+) -> bool {
+    if let Some(i) = xattrs.iter().position(|(k, _)| k == key) {
+        let (k, old) = xattrs.remove(i);
+        *accounted = if xattrs.is_empty() {
+            0
+        } else {
+            accounted.wrapping_sub(7 + (k.len() + old.len()) as u64)
+        };
+    }
+    let cost = 7 + (key.len() + value.len()) as u64 + if xattrs.is_empty() { 12 } else { 0 };
+    let total = accounted.wrapping_add(cost);
+    if total > MAX_XATTR_BYTES {
+        return false;
+    }
+    *accounted = total;
+    xattrs.push((key.to_vec(), value.to_vec()));
+    true
 }
 
 fn hex_32(h: &str) -> Option<[u8; 32]> {

@@ -12,24 +12,22 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::dumpfile::{
-    chunk_size, Dump, Entry, Kind, S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+    chunk_size, set_xattr_accounted, Dump, Entry, Kind, MAX_CHUNKS, S_IFBLK, S_IFCHR, S_IFDIR,
+    S_IFLNK, S_IFMT, S_IFREG,
 };
 use crate::erofs::format::{
     dir_blocks, file_type, push_xattr_entry, xattr_entry_len, xattr_filter_bit, xattr_prefix,
-    InodeRecord, LAYOUT_CHUNK_BASED, LAYOUT_INLINE, LAYOUT_PLAIN,
+    InodeRecord, BLOCK, LAYOUT_CHUNK_BASED, LAYOUT_INLINE, LAYOUT_PLAIN, MAGIC as EROFS_MAGIC,
+    SB_OFFSET,
 };
 
-const BLOCK: u64 = 4096;
 const SLOT: u64 = 32;
-const SB_OFFSET: usize = 1024;
-const COMPOSEFS_MAGIC: u32 = 0xD078_629A;
-const EROFS_MAGIC: u32 = 0xE0F5_E1E2;
+/// The composefs header's magic (offset 0).
+pub const COMPOSEFS_MAGIC: u32 = 0xD078_629A;
 /// MTIME | XATTR_FILTER.
 const FEATURE_COMPAT: u32 = 6;
 /// C stores shared pairs past this many per inode locally.
 const MAX_SHARED_REFS: usize = 128;
-const MAX_XATTR_BYTES: u64 = 32767;
-const MAX_CHUNKS: u64 = 1024;
 /// Tails longer than this go to a block of their own.
 const MAX_INLINE_TAIL: u64 = BLOCK / 2;
 
@@ -104,27 +102,13 @@ impl Work<'_> {
         self.kind() == S_IFREG && self.size > 0 && self.entry.content.is_none()
     }
 
-    /// Set an xattr with C's accounting: replacing first removes the old
-    /// pair; the add fails when the running total would pass 32767.
+    /// Set an xattr with C's accounting (it can refuse: §4.5).
     fn set_xattr(&mut self, key: &[u8], value: &[u8]) -> Result<(), String> {
-        if let Some(i) = self.xattrs.iter().position(|(k, _)| k == key) {
-            let (k, old) = self.xattrs.remove(i);
-            self.accounted = if self.xattrs.is_empty() {
-                0
-            } else {
-                self.accounted
-                    .wrapping_sub(7 + (k.len() + old.len()) as u64)
-            };
+        if set_xattr_accounted(&mut self.xattrs, &mut self.accounted, key, value) {
+            Ok(())
+        } else {
+            Err("cannot set xattr: numerical result out of range (as mkcomposefs)".into())
         }
-        let cost =
-            7 + (key.len() + value.len()) as u64 + if self.xattrs.is_empty() { 12 } else { 0 };
-        let total = self.accounted.wrapping_add(cost);
-        if total > MAX_XATTR_BYTES {
-            return Err("cannot set xattr: numerical result out of range (as mkcomposefs)".into());
-        }
-        self.accounted = total;
-        self.xattrs.push((key.to_vec(), value.to_vec()));
-        Ok(())
     }
 }
 
@@ -176,22 +160,29 @@ fn node_error(dump: &Dump, w: &Work, message: String) -> ImageError {
 
 /// A root-level char 0:0 that cfsctl cannot tell from a generated stub.
 fn is_stub_lookalike(w: &Work, root: &Work) -> bool {
-    let name_ok = w.name.len() == 2
-        && w.name
-            .iter()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c));
-    let selinux: Vec<_> = root
-        .xattrs
-        .iter()
-        .filter(|(k, _)| k == b"security.selinux")
-        .cloned()
-        .collect();
-    name_ok
+    is_stub_name(&w.name)
         && w.mode == S_IFCHR | 0o644
         && w.entry.uid == root.entry.uid
         && w.entry.gid == root.entry.gid
         && (w.entry.mtime_sec, w.entry.mtime_nsec) == (root.entry.mtime_sec, root.entry.mtime_nsec)
-        && w.xattrs == selinux
+        && w.xattrs == stub_xattrs(root)
+}
+
+/// A stub's name: two lowercase hex digits (`00`..`ff`).
+pub(crate) fn is_stub_name(name: &[u8]) -> bool {
+    name.len() == 2
+        && name
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
+/// A stub's xattrs: only the root's `security.selinux`, if it has one.
+fn stub_xattrs(root: &Work) -> Vec<(Vec<u8>, Vec<u8>)> {
+    root.xattrs
+        .iter()
+        .filter(|(k, _)| k == b"security.selinux")
+        .cloned()
+        .collect()
 }
 
 /// §4: copy the tree into work nodes and apply the overlay rewrite, in
@@ -342,12 +333,7 @@ fn add_stubs(works: &mut Vec<Work>) {
         digest: None,
         xattrs: Vec::new(),
     };
-    let selinux: Vec<_> = root
-        .xattrs
-        .iter()
-        .filter(|(k, _)| k == b"security.selinux")
-        .cloned()
-        .collect();
+    let selinux = stub_xattrs(root);
     for i in 0..=255u8 {
         let name = format!("{i:02x}").into_bytes();
         if works[0].entries.iter().any(|(n, _)| *n == name) {

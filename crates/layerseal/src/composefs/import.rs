@@ -15,12 +15,14 @@ use std::rc::Rc;
 
 use serde_json::{json, Value};
 
-use super::oci::{tree_image, DigestOnly, MergedTree, ObjectStore, OciError, XattrFilter};
+use super::oci::{
+    tree_image, DigestOnly, IdOptions, MergedTree, ObjectStore, OciError, XattrFilter,
+};
 use super::repo::{RepoError, Repository};
 use super::splitstream::{content_type, SplitStream, Writer};
 use crate::layer_stream::{open_layer, ProgressFn};
 use crate::source::{Digest, Image};
-use crate::verity::{fsverity, Algorithm};
+use crate::verity::Algorithm;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -223,23 +225,37 @@ fn raw_manifest(image: &Image, config: &[u8], config_digest: &Digest) -> (Vec<u8
     (raw, d)
 }
 
-/// A JSON document as an object in a one-chunk splitstream.
-fn json_stream(
+/// An image's config and manifest, raw, with their digests.
+pub struct Documents<'a> {
+    pub config: &'a [u8],
+    pub config_digest: &'a Digest,
+    pub manifest: &'a [u8],
+    pub manifest_digest: &'a Digest,
+}
+
+/// Keep an image's documents as composefs-rs does and tag it: the config
+/// in a splitstream naming the layer streams and the committed image
+/// (`image_ref`: name and id), the manifest in one naming the config and
+/// the layers. Returns the fs-verity digest of the config object.
+pub fn store_documents(
     repo: &Repository,
-    raw: &[u8],
-    kind: [u8; 8],
-    refs: &[(String, Vec<u8>)],
-) -> Result<(Vec<u8>, Vec<u8>), ImportError> {
-    let object = repo.put_bytes(raw)?;
-    let mut w =
-        Writer::new(repo.algorithm(), kind).map_err(|e| ImportError::Other(e.to_string()))?;
-    w.external(&object, raw.len() as u64)
-        .map_err(|e| ImportError::Other(e.to_string()))?;
-    for (name, digest) in refs {
-        w.add_named_ref(name, digest);
-    }
-    let file = w.finish().map_err(|e| ImportError::Other(e.to_string()))?;
-    Ok((file, object))
+    tag: &str,
+    docs: &Documents,
+    layer_streams: Vec<(String, Vec<u8>)>,
+    image_ref: (&str, Vec<u8>),
+) -> Result<Vec<u8>, RepoError> {
+    let mut refs = layer_streams.clone();
+    refs.push((image_ref.0.to_string(), image_ref.1));
+    let (file, config_verity) =
+        repo.one_chunk_stream(docs.config, content_type::OCI_CONFIG, &refs)?;
+    let config_stream = repo.write_stream(&config_content_id(docs.config_digest), &file)?;
+    let mut refs = vec![(format!("config:{}", docs.config_digest), config_stream)];
+    refs.extend(layer_streams);
+    let (file, _) = repo.one_chunk_stream(docs.manifest, content_type::OCI_MANIFEST, &refs)?;
+    let manifest_id = manifest_content_id(docs.manifest_digest);
+    repo.write_stream(&manifest_id, &file)?;
+    repo.set_oci_tag(tag, &manifest_id)?;
+    Ok(config_verity)
 }
 
 /// Apply a layer already in the repository (reassembled from its
@@ -293,18 +309,15 @@ pub fn pull(
     let image_id = repo.commit_image(&image_bytes)?;
 
     let (config, config_digest) = raw_config(image);
-    let mut refs = layer_streams.clone();
-    refs.push((image_ref_name(opts.xattrs).to_string(), image_id.clone()));
-    let (file, config_verity) = json_stream(repo, &config, content_type::OCI_CONFIG, &refs)?;
-    let config_stream = repo.write_stream(&config_content_id(&config_digest), &file)?;
-
     let (manifest, manifest_digest) = raw_manifest(image, &config, &config_digest);
-    let mut refs = vec![(format!("config:{config_digest}"), config_stream)];
-    refs.extend(layer_streams);
-    let (file, _) = json_stream(repo, &manifest, content_type::OCI_MANIFEST, &refs)?;
-    let manifest_id = manifest_content_id(&manifest_digest);
-    repo.write_stream(&manifest_id, &file)?;
-    repo.set_oci_tag(tag, &manifest_id)?;
+    let docs = Documents {
+        config: &config,
+        config_digest: &config_digest,
+        manifest: &manifest,
+        manifest_digest: &manifest_digest,
+    };
+    let image_ref = (image_ref_name(opts.xattrs), image_id.clone());
+    let config_verity = store_documents(repo, tag, &docs, layer_streams, image_ref)?;
     Ok(Pulled {
         manifest_digest,
         config_digest,
@@ -323,36 +336,20 @@ pub struct Stored {
     pub manifest_stream: SplitStream,
 }
 
-fn object_bytes(repo: &Repository, stream: &SplitStream) -> Result<Vec<u8>, ImportError> {
-    let mut out = Vec::new();
-    repo.stream_reader(stream)
-        .take(crate::source::store::MAX_JSON)
-        .read_to_end(&mut out)
-        .map_err(|e| ImportError::Other(e.to_string()))?;
-    Ok(out)
-}
-
-fn stream_by_digest(repo: &Repository, digest: &[u8]) -> Result<SplitStream, ImportError> {
-    let path = repo.object_path(digest);
-    let bytes =
-        std::fs::read(&path).map_err(|e| ImportError::Other(format!("{}: {e}", path.display())))?;
-    SplitStream::parse(&bytes).map_err(|e| ImportError::Other(format!("{}: {e}", path.display())))
-}
-
 /// Look up a tag.
 pub fn open_tag(repo: &Repository, tag: &str) -> Result<Stored, ImportError> {
     let (manifest_stream, _) = repo
         .read_stream(&Repository::oci_tag_ref(tag))
         .map_err(|e| ImportError::Other(format!("no image tagged {tag:?}: {e}")))?;
-    let manifest = object_bytes(repo, &manifest_stream)?;
+    let manifest = repo.small_stream_content(&manifest_stream)?;
     let config_ref = manifest_stream
         .named_refs
         .iter()
         .find(|(n, _)| n.starts_with("config:"))
         .map(|(_, i)| manifest_stream.stream_refs[*i].clone())
         .ok_or_else(|| ImportError::Other(format!("{tag}: manifest stream has no config ref")))?;
-    let config_stream = stream_by_digest(repo, &config_ref)?;
-    let config = object_bytes(repo, &config_stream)?;
+    let config_stream = repo.stream_object(&config_ref)?;
+    let config = repo.small_stream_content(&config_stream)?;
     Ok(Stored {
         manifest,
         config,
@@ -383,16 +380,41 @@ pub fn compute_id_for_tag(
                 ImportError::Other(format!("{tag}: layer {diff_id} not in the repository"))
             })?
             .to_vec();
-        let stream = stream_by_digest(repo, &digest)?;
+        let stream = repo.stream_object(&digest)?;
         apply_stored_layer(repo, &stream, &mut tree).map_err(|e| ImportError::Layer {
             index,
             diff_id: diff_id.to_string(),
             message: e.to_string(),
         })?;
     }
-    tree.finish_for_oci(xattrs)?;
-    let image = tree_image(&tree, erofs_version)?;
-    let id = fsverity::digest(&image[..], repo.algorithm(), 1)
-        .map_err(|e| ImportError::Other(e.to_string()))?;
-    Ok((image, id))
+    let opts = IdOptions {
+        erofs_version,
+        xattrs,
+    };
+    Ok(tree.into_image(opts, repo.algorithm())?)
+}
+
+/// `compute-id` straight from an image source: every layer opened (blob
+/// digest and diff_id checked), merged and hashed; nothing is stored.
+pub fn compute_id_for_image(
+    image: &Image,
+    opts: IdOptions,
+    algorithm: Algorithm,
+    threads: usize,
+) -> Result<(Vec<u8>, Vec<u8>), ImportError> {
+    let mut tree = MergedTree::new();
+    let mut store = DigestOnly { algorithm, threads };
+    for layer in &image.layers {
+        let fail = |message: String| ImportError::Layer {
+            index: layer.index,
+            diff_id: layer.diff_id.to_string(),
+            message,
+        };
+        let mut opened = open_layer(image, layer, None).map_err(fail)?;
+        tree.apply_layer(&mut opened.tar, &mut store)
+            .map_err(|e| fail(e.to_string()))?;
+        io::copy(&mut opened.tar, &mut io::sink()).map_err(|e| fail(e.to_string()))?;
+        opened.check.verify().map_err(fail)?;
+    }
+    Ok(tree.into_image(opts, algorithm)?)
 }

@@ -129,7 +129,7 @@ fn references_of(path: &Path) -> Vec<Vec<u8>> {
         return Vec::new();
     }
     let splitstream = &head == b"SplitStream";
-    let composefs = head[..4] == 0xD078_629Au32.to_le_bytes();
+    let composefs = head[..4] == super::image::COMPOSEFS_MAGIC.to_le_bytes();
     if !splitstream && !composefs {
         return Vec::new();
     }
@@ -154,9 +154,8 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport, RepoError> {
                 .push(format!("{}: not an object name", rel(repo, &path)));
             continue;
         };
-        let file = fs::File::open(&path).map_err(|e| io_err(&path, e))?;
-        let got = fsverity::digest(std::io::BufReader::new(file), repo.algorithm(), 0)
-            .map_err(|e| io_err(&path, e))?;
+        let got =
+            fsverity::digest_file(&path, repo.algorithm(), 0).map_err(|e| io_err(&path, e))?;
         if got != named {
             report.problems.push(format!(
                 "{}: content digest is {}",

@@ -616,7 +616,7 @@ impl MergedTree {
                 name: Vec::new(),
                 parent: 0,
                 children: BTreeMap::new(),
-                kind: Kind::Inode(dir_entry(&self.root.stat)),
+                kind: Kind::Inode(base_entry(&self.root.stat)),
             }],
         };
         let mut first: Vec<Option<usize>> = vec![None; self.leaves.len()];
@@ -636,7 +636,7 @@ impl MergedTree {
             let n = dump.nodes.len();
             let kind = match item {
                 Item::Dir(d) => {
-                    let mut e = dir_entry(&d.stat);
+                    let mut e = base_entry(&d.stat);
                     if d.opaque {
                         e.xattrs.retain(|(k, _)| k != b"trusted.overlay.opaque");
                         e.xattrs
@@ -722,10 +722,6 @@ fn base_entry(stat: &Stat) -> Entry {
     }
 }
 
-fn dir_entry(stat: &Stat) -> Entry {
-    base_entry(stat)
-}
-
 fn leaf_entry(leaf: &Leaf, nlink: u32) -> Entry {
     let mut e = base_entry(&leaf.stat);
     e.nlink = nlink;
@@ -777,6 +773,22 @@ pub fn tree_image(tree: &MergedTree, erofs_version: u32) -> Result<Vec<u8>, OciE
     Ok(build(&tree.to_dump(), &opts)?)
 }
 
+impl MergedTree {
+    /// Finish the merge for an OCI image (`transform_for_oci`), write its
+    /// image and return it with its id (fs-verity digest in `algorithm`).
+    pub fn into_image(
+        mut self,
+        opts: IdOptions,
+        algorithm: Algorithm,
+    ) -> Result<(Vec<u8>, Vec<u8>), OciError> {
+        self.finish_for_oci(opts.xattrs)?;
+        let image = tree_image(&self, opts.erofs_version)?;
+        let id = fsverity::digest(&image[..], algorithm, 1)
+            .map_err(|e| OciError::Tree(format!("hashing the image: {e}")))?;
+        Ok((image, id))
+    }
+}
+
 /// The image and its id (fs-verity digest in the store's algorithm) for
 /// uncompressed layer tars, lowest first.
 pub fn compute_id<R: Read>(
@@ -788,11 +800,7 @@ pub fn compute_id<R: Read>(
     for layer in layers {
         tree.apply_layer(layer, store)?;
     }
-    tree.finish_for_oci(opts.xattrs)?;
-    let image = tree_image(&tree, opts.erofs_version)?;
-    let id = fsverity::digest(&image[..], store.algorithm(), 1)
-        .map_err(|e| OciError::Tree(format!("hashing the image: {e}")))?;
-    Ok((image, id))
+    tree.into_image(opts, store.algorithm())
 }
 
 #[cfg(test)]

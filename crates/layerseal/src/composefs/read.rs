@@ -9,7 +9,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::dumpfile::{Dump, Entry, Kind, Node, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+use super::dumpfile::{
+    Dump, Entry, Kind, Node, S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+};
 use crate::erofs::reader::{Image, InodeInfo, ReadError};
 
 const ESCAPED: &[u8] = b"trusted.overlay.overlay.";
@@ -93,7 +95,7 @@ fn entry(img: &Image, ino: &InodeInfo, had_whiteout_child: bool) -> Result<Entry
         e.xattrs.push((key, v.clone()));
     }
     match mode & S_IFMT {
-        S_IFCHR | 0o060000 if !whiteout => e.rdev = ino.i_u,
+        S_IFCHR | S_IFBLK if !whiteout => e.rdev = ino.i_u,
         S_IFLNK => e.payload = Some(img.data(ino)?),
         S_IFREG if whiteout => e.size = 0,
         S_IFREG if ino.layout != 4 && ino.size > 0 => e.content = Some(img.data(ino)?),

@@ -16,12 +16,13 @@
 //! repository "insecure"); names are always the userspace-computed digest.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::oci::ObjectStore;
-use super::splitstream::SplitStream;
+use super::splitstream::{SplitStream, Writer};
+use crate::tee::Tee;
 use crate::verity::{fsverity, hex_lower, Algorithm};
 
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +170,7 @@ impl Repository {
         let digest = {
             let mut tee = Tee {
                 inner: data,
-                out: tmp.as_file_mut(),
+                copy: tmp.as_file_mut(),
             };
             super::oci::digest_exact(&mut tee, size, self.algorithm, self.threads)
                 .map_err(io_at(tmp.path()))?
@@ -232,6 +233,43 @@ impl Repository {
         let stream = SplitStream::parse(&bytes).map_err(io_at(&path))?;
         let digest = fsverity::digest(&bytes[..], self.algorithm, 1).map_err(io_at(&path))?;
         Ok((stream, digest))
+    }
+
+    /// The splitstream stored as object `digest` (stream refs name them so).
+    pub fn stream_object(&self, digest: &[u8]) -> Result<SplitStream, RepoError> {
+        let path = self.object_path(digest);
+        let bytes = fs::read(&path).map_err(io_at(&path))?;
+        SplitStream::parse(&bytes).map_err(io_at(&path))
+    }
+
+    /// Store `data` as an object and wrap it in a one-chunk splitstream
+    /// of `kind` with named `refs` (how JSON documents and signature
+    /// blobs are kept). Returns the splitstream file and the object's
+    /// digest.
+    pub fn one_chunk_stream(
+        &self,
+        data: &[u8],
+        kind: [u8; 8],
+        refs: &[(String, Vec<u8>)],
+    ) -> Result<(Vec<u8>, Vec<u8>), RepoError> {
+        let object = self.put_bytes(data)?;
+        let mut w = Writer::new(self.algorithm, kind).map_err(io_at(&self.root))?;
+        w.external(&object, data.len() as u64)
+            .map_err(io_at(&self.root))?;
+        for (name, d) in refs {
+            w.add_named_ref(name, d);
+        }
+        Ok((w.finish().map_err(io_at(&self.root))?, object))
+    }
+
+    /// What a small splitstream (a JSON document, a signature) holds.
+    pub fn small_stream_content(&self, stream: &SplitStream) -> Result<Vec<u8>, RepoError> {
+        let mut out = Vec::new();
+        self.stream_reader(stream)
+            .take(crate::source::store::MAX_JSON)
+            .read_to_end(&mut out)
+            .map_err(io_at(&self.root))?;
+        Ok(out)
     }
 
     /// Reassemble a splitstream's content from its objects.
@@ -298,20 +336,6 @@ impl Repository {
     /// The `streams/` name of a tag.
     pub fn oci_tag_ref(tag: &str) -> String {
         format!("refs/oci/{}", escape_tag(tag))
-    }
-}
-
-/// Copies what is read into `out`.
-struct Tee<'a, R: ?Sized> {
-    inner: &'a mut R,
-    out: &'a mut fs::File,
-}
-
-impl<R: Read + ?Sized> Read for Tee<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.out.write_all(&buf[..n])?;
-        Ok(n)
     }
 }
 

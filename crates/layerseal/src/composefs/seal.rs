@@ -21,12 +21,12 @@
 use serde_json::{Map, Value};
 
 use super::artifact::{self, MANIFEST_MEDIA_TYPE};
-use super::import::{compute_id_for_tag, manifest_content_id, open_tag};
+use super::import::{compute_id_for_tag, open_tag, store_documents, Documents};
 use super::oci::{tree_image, DigestOnly, MergedTree, XattrFilter};
 use super::repo::Repository;
 use super::sign::Signer;
-use super::signatures::SignatureError;
-use super::splitstream::{content_type, SplitStream, Writer};
+use super::signatures::{other, SignatureError};
+use super::splitstream::SplitStream;
 use crate::source::Digest;
 use crate::verity::{fsverity, hex_lower, Algorithm};
 
@@ -58,10 +58,6 @@ pub struct Sealed {
     pub manifest_digest: Digest,
     pub merged_id: Vec<u8>,
     pub layer_ids: Vec<Vec<u8>>,
-}
-
-fn other(e: impl std::fmt::Display) -> SignatureError {
-    SignatureError::Other(e.to_string())
 }
 
 /// `{"k":v,…}` with `order`'s keys first (when present), then the rest
@@ -257,8 +253,7 @@ pub fn seal_tag(
             .named(&d.to_string())
             .ok_or_else(|| other(format!("{tag}: layer {d} not in the repository")))?
             .to_vec();
-        let bytes = std::fs::read(repo.object_path(&digest)).map_err(other)?;
-        let stream = SplitStream::parse(&bytes).map_err(other)?;
+        let stream = repo.stream_object(&digest)?;
         layer_ids.push(layer_id(repo, &stream)?);
         layer_streams.push((d.to_string(), digest));
     }
@@ -322,35 +317,19 @@ pub fn seal_tag(
     let sealed_manifest = manifest_json(&manifest)?.into_bytes();
     let manifest_digest = Digest::sha256_of(&sealed_manifest);
 
-    // Store: config (+ its stream with the layers and the image), manifest.
-    let one_chunk = |data: &[u8],
-                     kind: [u8; 8],
-                     refs: &[(String, Vec<u8>)]|
-     -> Result<Vec<u8>, SignatureError> {
-        let object = repo.put_bytes(data)?;
-        let mut w = Writer::new(alg, kind).map_err(other)?;
-        w.external(&object, data.len() as u64).map_err(other)?;
-        for (n, d) in refs {
-            w.add_named_ref(n, d);
-        }
-        w.finish().map_err(other)
+    let docs = Documents {
+        config: &sealed_config,
+        config_digest: &config_digest,
+        manifest: &sealed_manifest,
+        manifest_digest: &manifest_digest,
     };
-    let mut refs = layer_streams.clone();
-    refs.push(("composefs.image.v1".into(), image_id));
-    let file = one_chunk(&sealed_config, content_type::OCI_CONFIG, &refs)?;
-    let config_stream = repo.write_stream(
-        &format!(
-            "oci-config-{}:{}",
-            config_digest.algorithm, config_digest.hex
-        ),
-        &file,
+    store_documents(
+        repo,
+        tag,
+        &docs,
+        layer_streams,
+        ("composefs.image.v1", image_id),
     )?;
-    let mut refs = vec![(format!("config:{config_digest}"), config_stream)];
-    refs.extend(layer_streams);
-    let file = one_chunk(&sealed_manifest, content_type::OCI_MANIFEST, &refs)?;
-    let id = manifest_content_id(&manifest_digest);
-    repo.write_stream(&id, &file)?;
-    repo.set_oci_tag(tag, &id)?;
     Ok(Sealed {
         config: sealed_config,
         config_digest,

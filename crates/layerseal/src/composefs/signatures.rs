@@ -10,7 +10,6 @@ use super::import::{compute_id_for_tag, manifest_content_id, open_tag, ImportErr
 use super::oci::XattrFilter;
 use super::repo::{RepoError, Repository};
 use super::sign::{self, Signer};
-use super::splitstream::{SplitStream, Writer};
 use crate::source::Digest;
 use crate::verity::hex_lower;
 
@@ -28,7 +27,7 @@ pub enum SignatureError {
     Other(String),
 }
 
-fn other(e: impl std::fmt::Display) -> SignatureError {
+pub(crate) fn other(e: impl std::fmt::Display) -> SignatureError {
     SignatureError::Other(e.to_string())
 }
 
@@ -52,32 +51,16 @@ pub fn sign_tag(repo: &Repository, tag: &str, signer: &Signer) -> Result<Artifac
     Ok(art)
 }
 
-fn one_chunk_stream(
-    repo: &Repository,
-    data: &[u8],
-    kind: [u8; 8],
-    refs: &[(String, Vec<u8>)],
-) -> Result<Vec<u8>, SignatureError> {
-    let object = repo.put_bytes(data)?;
-    let mut w = Writer::new(repo.algorithm(), kind).map_err(other)?;
-    w.external(&object, data.len() as u64).map_err(other)?;
-    for (name, d) in refs {
-        w.add_named_ref(name, d);
-    }
-    w.finish().map_err(other)
-}
-
 fn store_artifact(repo: &Repository, subject: &[u8], art: &Artifact) -> Result<(), SignatureError> {
     let mut refs = Vec::new();
     for (d, bytes) in &art.blobs {
-        let file = one_chunk_stream(repo, bytes, OCI_BLOB, &[])?;
+        let (file, _) = repo.one_chunk_stream(bytes, OCI_BLOB, &[])?;
         refs.push((
             d.to_string(),
             repo.write_stream(&blob_content_id(d), &file)?,
         ));
     }
-    let file = one_chunk_stream(
-        repo,
+    let (file, _) = repo.one_chunk_stream(
         &art.manifest,
         super::splitstream::content_type::OCI_MANIFEST,
         &refs,
@@ -89,12 +72,6 @@ fn store_artifact(repo: &Repository, subject: &[u8], art: &Artifact) -> Result<(
     Ok(())
 }
 
-fn stream_bytes(repo: &Repository, stream: &SplitStream) -> Result<Vec<u8>, SignatureError> {
-    let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut repo.stream_reader(stream), &mut out).map_err(other)?;
-    Ok(out)
-}
-
 /// The signature artifacts stored for a tag: (manifest bytes, blobs).
 pub fn artifacts_for_tag(repo: &Repository, tag: &str) -> Result<Vec<Artifact>, SignatureError> {
     let stored = open_tag(repo, tag)?;
@@ -102,15 +79,12 @@ pub fn artifacts_for_tag(repo: &Repository, tag: &str) -> Result<Vec<Artifact>, 
     let mut out = Vec::new();
     for name in repo.referrers(&subject)? {
         let (stream, _) = repo.read_stream(&name)?;
-        let manifest = stream_bytes(repo, &stream)?;
+        let manifest = repo.small_stream_content(&stream)?;
         let mut blobs = Vec::new();
         for (blob_name, idx) in &stream.named_refs {
-            let path = repo.object_path(&stream.stream_refs[*idx]);
-            let bytes =
-                std::fs::read(&path).map_err(|e| other(format!("{}: {e}", path.display())))?;
-            let blob_stream = SplitStream::parse(&bytes).map_err(other)?;
+            let blob_stream = repo.stream_object(&stream.stream_refs[*idx])?;
             let d = Digest::parse(blob_name).map_err(other)?;
-            blobs.push((d, stream_bytes(repo, &blob_stream)?));
+            blobs.push((d, repo.small_stream_content(&blob_stream)?));
         }
         out.push(Artifact {
             digest: Digest::sha256_of(&manifest),

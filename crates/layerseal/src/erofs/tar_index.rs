@@ -14,6 +14,7 @@ use super::build;
 use super::format::INDEX_BLOCK;
 use super::tree::{Tree, TreeError};
 use crate::sink::VecSink;
+use crate::tee::Tee;
 use crate::verity::{DigestSpool, Params};
 
 /// dm-verity parameters over a tar-index file: containerd uses 512-byte
@@ -33,20 +34,6 @@ pub struct IndexedTar {
     tar_len: u64,
     /// Bytes through the end-of-archive marker.
     archive_end: u64,
-}
-
-/// Copies everything read into a file (the kept tar).
-struct Tee<R> {
-    inner: R,
-    copy: File,
-}
-
-impl<R: Read> Read for Tee<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.copy.write_all(&buf[..n])?;
-        Ok(n)
-    }
 }
 
 impl IndexedTar {

@@ -127,7 +127,7 @@ fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
     Some((scheme.to_ascii_lowercase(), params))
 }
 
-fn url_encode(s: &str) -> String {
+pub(super) fn url_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -456,7 +456,7 @@ impl Store for RegistryStore {
     }
 }
 
-pub(super) fn is_loopback(host: &str) -> bool {
+fn is_loopback(host: &str) -> bool {
     let name = host.rsplit_once(':').map_or(host, |(h, p)| {
         if p.bytes().all(|c| c.is_ascii_digit()) {
             h
@@ -467,20 +467,19 @@ pub(super) fn is_loopback(host: &str) -> bool {
     name == "localhost" || name.starts_with("127.") || name == "[::1]"
 }
 
-/// Resolve `reference` on its registry for `platform`. Loopback
-/// registries are tried over HTTPS first, then plain HTTP (as docker and
-/// go-containerregistry treat them as insecure).
-pub fn open(
-    reference: &str,
-    platform: &Platform,
+/// Run `attempt` with `opts`; for a loopback registry that HTTPS cannot
+/// reach, once more over plain HTTP (as docker and go-containerregistry
+/// treat such registries as insecure). A certificate problem means the
+/// server does speak TLS: no fallback then.
+pub(super) fn with_loopback_fallback<T>(
+    host: &str,
     opts: &RegistryOptions,
-) -> Result<Image, SourceError> {
-    let (host, _, _) = split_reference(reference)?;
-    match open_once(reference, platform, opts) {
-        // A certificate problem means the server does speak TLS: no fallback.
+    attempt: impl Fn(&RegistryOptions) -> Result<T, SourceError>,
+) -> Result<T, SourceError> {
+    match attempt(opts) {
         Err(SourceError::Remote(e))
             if !opts.plain_http
-                && is_loopback(&host)
+                && is_loopback(host)
                 && e.contains("cannot reach")
                 && !e.contains("certificate") =>
         {
@@ -489,13 +488,24 @@ pub fn open(
                 ..opts.clone()
             };
             // Report the HTTPS failure only if plain HTTP did not reach it either.
-            open_once(reference, platform, &http).map_err(|second| match second {
+            attempt(&http).map_err(|second| match second {
                 SourceError::Remote(m) if m.contains("cannot reach") => SourceError::Remote(e),
                 other => other,
             })
         }
         other => other,
     }
+}
+
+/// Resolve `reference` on its registry for `platform` (loopback
+/// registries also over plain HTTP, see [`with_loopback_fallback`]).
+pub fn open(
+    reference: &str,
+    platform: &Platform,
+    opts: &RegistryOptions,
+) -> Result<Image, SourceError> {
+    let (host, _, _) = split_reference(reference)?;
+    with_loopback_fallback(&host, opts, |o| open_once(reference, platform, o))
 }
 
 fn open_once(

@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use super::digest::Digest;
 use super::error::{malformed, SourceError};
-use super::registry::{is_loopback, split_reference, Client, Method, RegistryOptions};
+use super::registry::{
+    split_reference, url_encode, with_loopback_fallback, Client, Method, RegistryOptions,
+};
 use super::store::MAX_JSON;
 
 const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
@@ -28,32 +30,19 @@ impl RegistryRepo {
     pub fn open(reference: &str, opts: &RegistryOptions) -> Result<Self, SourceError> {
         let (host, repo, _) = split_reference(reference)?;
         let name = format!("{host}/{repo}");
-        let client = Client::new(&host, &repo, opts)?;
-        let probe = client.request(
-            Method::Get,
-            &format!("{}/tags/list", client.base),
-            None,
-            None,
-            "tags",
-        );
-        match probe {
-            Err(SourceError::Remote(e))
-                if !opts.plain_http
-                    && is_loopback(&host)
-                    && e.contains("cannot reach")
-                    && !e.contains("certificate") =>
-            {
-                let http = RegistryOptions {
-                    plain_http: true,
-                    ..opts.clone()
-                };
-                Ok(RegistryRepo {
-                    client: Client::new(&host, &repo, &http)?,
-                    name,
-                })
+        // Probe with a tags listing; only "cannot reach" matters here (an
+        // empty repository answers 404, pushes may still be allowed).
+        let client = with_loopback_fallback(&host, opts, |o| {
+            let client = Client::new(&host, &repo, o)?;
+            let tags = format!("{}/tags/list", client.base);
+            match client.request(Method::Get, &tags, None, None, "tags") {
+                Err(SourceError::Remote(e)) if e.contains("cannot reach") => {
+                    Err(SourceError::Remote(e))
+                }
+                _ => Ok(client),
             }
-            _ => Ok(RegistryRepo { client, name }),
-        }
+        })?;
+        Ok(RegistryRepo { client, name })
     }
 
     fn url(&self, path: &str) -> String {
@@ -202,7 +191,7 @@ impl RegistryRepo {
         let what = format!("referrers of {subject}");
         let mut url = self.url(&format!("referrers/{subject}"));
         if let Some(t) = artifact_type {
-            url.push_str(&format!("?artifactType={}", t.replace('+', "%2B")));
+            url.push_str(&format!("?artifactType={}", url_encode(t)));
         }
         let index =
             match self

@@ -52,6 +52,12 @@ pub fn digest<R: Read>(mut r: R, a: Algorithm, threads: usize) -> io::Result<Vec
     Ok(descriptor_digest(a, size, &tree.root))
 }
 
+/// fs-verity digest of a file's contents (read in 1 MiB pieces).
+pub fn digest_file(path: &std::path::Path, a: Algorithm, threads: usize) -> io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    digest(io::BufReader::with_capacity(1 << 20, file), a, threads)
+}
+
 /// The signed message of a kernel fs-verity signature:
 /// "FSVerity" ‖ le16 algorithm ‖ le16 digest size ‖ digest.
 pub fn formatted_digest(a: Algorithm, digest: &[u8]) -> Vec<u8> {

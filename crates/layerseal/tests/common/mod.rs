@@ -180,3 +180,49 @@ pub fn write_oci_layout(
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
     format!("sha256:{m}")
 }
+
+/// The OCI layout (tag "t") the composefs vectors describe for corpus
+/// layers: uncompressed layers, a config with sorted keys and no spaces.
+/// Returns the config's sha256 hex.
+pub fn composefs_layout(dir: &std::path::Path, layer_names: &[&str]) -> String {
+    let layers: Vec<Vec<u8>> = layer_names.iter().map(|n| layer(n)).collect();
+    let diff_ids: Vec<String> = layers
+        .iter()
+        .map(|l| format!("sha256:{}", sha256_hex(l)))
+        .collect();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "config": {}, "history": [], "os": "linux",
+        "rootfs": {"diff_ids": diff_ids, "type": "layers"}
+    }))
+    .unwrap();
+    let blobs: Vec<(Vec<u8>, &str)> = layers
+        .into_iter()
+        .map(|l| (l, "application/vnd.oci.image.layer.v1.tar"))
+        .collect();
+    write_oci_layout(dir, &blobs, &config, "t");
+    sha256_hex(&config)
+}
+
+/// The image tagged "t" in a layout written by [`composefs_layout`].
+pub fn open_layout(dir: &std::path::Path) -> layerseal::source::Image {
+    use layerseal::source::{open_image, ImageRef, Platform};
+    open_image(
+        &ImageRef::OciDir(dir.to_path_buf(), Some("t".into())),
+        &Platform::new("linux", "amd64", None),
+    )
+    .unwrap()
+}
+
+/// Pull `image` into `repo` as `tag` with V1 images (cfsctl's default).
+pub fn pull_v1(
+    repo: &layerseal::composefs::repo::Repository,
+    image: &layerseal::source::Image,
+    tag: &str,
+) -> Result<layerseal::composefs::import::Pulled, layerseal::composefs::import::ImportError> {
+    use layerseal::composefs::import::{pull, PullOptions};
+    let opts = PullOptions {
+        erofs_version: 1,
+        ..Default::default()
+    };
+    pull(repo, image, tag, &opts)
+}
