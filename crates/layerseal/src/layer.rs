@@ -61,6 +61,9 @@ pub struct LayerOptions {
     /// EROFS only: a tar-index image (`mkfs.erofs --tar=i`) with the tar
     /// appended, instead of a full image.
     pub tar_index: bool,
+    /// EROFS only: the mkfs.erofs options and release to reproduce
+    /// (default `-T0 --mkfs-time`, erofs-utils 1.9.3).
+    pub mkfs: crate::erofs::MkfsOptions,
 }
 
 impl Default for LayerOptions {
@@ -73,6 +76,7 @@ impl Default for LayerOptions {
             erofs_uuid: ErofsUuid::BlobDigest,
             verity_uuid: None,
             tar_index: false,
+            mkfs: crate::erofs::MkfsOptions::default(),
         }
     }
 }
@@ -325,9 +329,12 @@ fn convert_tar_inner<R: Read>(
         FsFormat::Erofs if tar_index => {
             // The index describes the whole tar: read it all (keeping
             // it), then stream index + tar into the output.
-            let indexed = crate::erofs::tar_index::IndexedTar::read(&mut tar, in_place, |rest| {
-                drain_and_check(rest, check)
-            })?;
+            let indexed = crate::erofs::tar_index::IndexedTar::read(
+                &mut tar,
+                in_place,
+                &opts.mkfs,
+                |rest| drain_and_check(rest, check),
+            )?;
             let out = image.as_ref().map(|f| f.file());
             let (digests, blocks) = indexed
                 .write(erofs_uuid()?, &params, out, opts.threads)
@@ -337,11 +344,8 @@ fn convert_tar_inner<R: Read>(
         FsFormat::Erofs => {
             // EROFS lays data out in traversal order: read the whole tar
             // first, then write the image.
-            let tree = match in_place {
-                Some(f) => crate::erofs::tree::Tree::from_tar_in_place(&mut tar, f),
-                None => crate::erofs::tree::Tree::from_tar(&mut tar),
-            };
-            let (tree, _) = tree?;
+            let (tree, _) =
+                crate::erofs::tree::Tree::from_tar_with(&mut tar, in_place, &opts.mkfs)?;
             drain_and_check(&mut tar, check)?;
             let (sink, _) = crate::erofs::build::write(&tree, new_sink()?, erofs_uuid()?)
                 .map_err(LayerError::Input)?;

@@ -40,6 +40,8 @@ pub struct ImageOptions {
     pub erofs_uuid: ErofsUuid,
     /// EROFS tar-index layers (index + tar, 512-byte verity blocks).
     pub tar_index: bool,
+    /// EROFS: the mkfs.erofs options and release to reproduce.
+    pub mkfs: crate::erofs::MkfsOptions,
 }
 
 impl ImageOptions {
@@ -62,6 +64,7 @@ impl ImageOptions {
             erofs_uuid: self.erofs_uuid,
             verity_uuid: None,
             tar_index: self.tar_index,
+            mkfs: self.mkfs.clone(),
         }
     }
 }
@@ -77,6 +80,7 @@ impl Default for ImageOptions {
             format: FsFormat::Ext4,
             erofs_uuid: ErofsUuid::BlobDigest,
             tar_index: false,
+            mkfs: crate::erofs::MkfsOptions::default(),
         }
     }
 }
@@ -143,16 +147,23 @@ fn cache_key(dir: &Path, layout: &str, diff_id: &Digest) -> PathBuf {
         .join(format!("{}-{}.roothash", diff_id.algorithm, diff_id.hex))
 }
 
-/// What a cached root depends on besides the layer: format and layout.
-fn cache_layout(opts: &ImageOptions) -> String {
+/// What a cached root depends on besides the diff_id: format, layout,
+/// mkfs options and release, and for EROFS UUIDs named after the blob,
+/// the blob digest (one diff_id can come gzip- or zstd-compressed).
+fn cache_layout(opts: &ImageOptions, layer: &Layer) -> String {
     match opts.format {
         FsFormat::Ext4 => format!("ext4-{}G", opts.max_disk_size >> 30),
-        FsFormat::Erofs => format!(
-            "erofs{}-uuid-{:?}",
-            if opts.tar_index { "-tarindex" } else { "" },
-            opts.erofs_uuid
-        )
-        .to_lowercase(),
+        FsFormat::Erofs => {
+            let uuid = match (&opts.erofs_uuid, &layer.digest) {
+                (ErofsUuid::BlobDigest, Some(d)) => format!("blob-{}", d.hex),
+                (u, _) => format!("{u:?}").to_lowercase(),
+            };
+            format!(
+                "erofs{}-uuid-{uuid}-{}",
+                if opts.tar_index { "-tarindex" } else { "" },
+                opts.mkfs.cache_key().replace(' ', "_"),
+            )
+        }
     }
 }
 
@@ -193,7 +204,7 @@ fn convert_one(
     };
     if opts.outputs.is_none() {
         if let Some(dir) = &opts.cache {
-            if let Some(root) = cache_get(dir, &cache_layout(opts), &layer.diff_id) {
+            if let Some(root) = cache_get(dir, &cache_layout(opts, layer), &layer.diff_id) {
                 return Ok(LayerResult {
                     index: layer.index,
                     diff_id: layer.diff_id.clone(),
@@ -244,7 +255,12 @@ fn convert_one(
     })?;
     if opts.outputs.is_none() {
         if let Some(dir) = &opts.cache {
-            cache_put(dir, &cache_layout(opts), &layer.diff_id, &report.root_hash);
+            cache_put(
+                dir,
+                &cache_layout(opts, layer),
+                &layer.diff_id,
+                &report.root_hash,
+            );
         }
     }
     Ok(LayerResult {

@@ -7,6 +7,7 @@ use std::io::{Read, Seek, SeekFrom};
 
 use super::alloc::{Allocator, Id, Kind};
 use super::format::*;
+use super::options::MkfsVersion;
 use super::tree::{Data, Ino, Tree, ROOT};
 use crate::sink::BlockSink;
 
@@ -44,6 +45,9 @@ struct Builder<'a> {
     /// Directory tails that need their own block (not inlinable).
     dir_tail_block: HashMap<Ino, bool>,
     extended: HashMap<Ino, bool>,
+    /// `--sort=none`: data extents allocated in tar order before the
+    /// traversal, by inode, until the inode's job drops them.
+    preallocated: HashMap<Ino, Id>,
 }
 
 fn xattrs_of(tree: &Tree, ino: Ino) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -67,14 +71,19 @@ fn entries(tree: &Tree, dir: Ino) -> Vec<(Vec<u8>, Ino)> {
 }
 
 impl Builder<'_> {
+    /// Extended (64-byte) inode: what does not fit a compact one. A
+    /// compact inode's mtime is the epoch (the build time); 1.9 drops a
+    /// sub-second part there, 1.8 keeps such an inode extended.
     fn is_extended(&self, ino: Ino) -> bool {
         let n = &self.tree.inodes[ino];
+        let opts = &self.tree.opts;
         let nlink = if n.is_dir() { 2 } else { n.nlink };
         n.size > u64::from(u32::MAX)
             || n.uid > 65535
             || n.gid > 65535
             || nlink > 65535
-            || n.mtime != 0
+            || n.mtime != opts.build_time as i64
+            || (opts.version.is_1_8() && n.nsec != 0)
     }
 
     fn dir_size(&self, ino: Ino) -> u64 {
@@ -92,7 +101,7 @@ impl Builder<'_> {
     /// (8-byte aligned, as the kernel reads them).
     fn place_with_chunks(&mut self, ino: Ino, tail: u64, chunks: &[u8]) -> Option<Placed> {
         let ext = self.is_extended(ino);
-        let xb = xattr_body(&xattrs_of(self.tree, ino));
+        let xb = xattr_body(&xattrs_of(self.tree, ino), !self.tree.opts.version.is_1_8());
         let xattr_len = xb.len();
         let mut trailing = xb;
         let base = if ext { 64 } else { 32 };
@@ -171,6 +180,18 @@ impl Builder<'_> {
             }
         }
         match (&node.data, node.mode & S_IFMT) {
+            (Data::Spool { .. } | Data::Input { .. }, S_IFREG)
+                if self.preallocated.contains_key(&ino) =>
+            {
+                // --sort=none: the blocks were taken while the tar was
+                // read; only the inode is placed now.
+                let e = self.preallocated.remove(&ino).expect("checked");
+                self.place(ino, 0).expect("placement without tail");
+                let start = self.a.addr(e);
+                self.set(ino, |r| r.i_u = start as u32);
+                self.push_data_run(ino, start);
+                self.a.drop_extent(e);
+            }
             (Data::Spool { offset, len } | Data::Input { offset, len }, S_IFREG) => {
                 let from_input = matches!(node.data, Data::Input { .. });
                 let (offset, n) = (*offset, *len);
@@ -262,6 +283,31 @@ impl Builder<'_> {
         }
     }
 
+    /// Copy a regular file's data to `block` when the image is written.
+    fn push_data_run(&mut self, ino: Ino, block: u64) {
+        if let Data::Spool { offset, len } | Data::Input { offset, len } =
+            self.tree.inodes[ino].data
+        {
+            self.spool_runs.push(SpoolRun {
+                block,
+                offset,
+                len,
+                from_input: matches!(self.tree.inodes[ino].data, Data::Input { .. }),
+            });
+        }
+    }
+
+    /// `--sort=none` (erofs-mkfs-layout.md §6.1 with data in tar order):
+    /// mkfs takes each regular file's whole blocks as it reads the member,
+    /// before any inode is placed; replaced files keep theirs.
+    fn preallocate_in_tar_order(&mut self) {
+        for &ino in &self.tree.data_order {
+            let blocks = self.tree.inodes[ino].size.div_ceil(self.bs);
+            let e = self.a.block_request(Kind::Data, blocks);
+            self.preallocated.insert(ino, e);
+        }
+    }
+
     fn dir_inode_job(&mut self, ino: Ino) {
         let size = self.dir_size(ino);
         let t = size % self.bs;
@@ -334,6 +380,9 @@ impl Builder<'_> {
     }
 
     fn run(&mut self) {
+        if self.tree.opts.sort_none && !self.index {
+            self.preallocate_in_tar_order();
+        }
         self.visit(ROOT);
         let p = self.placed[&ROOT];
         self.a.nid(p.extent, p.offset);
@@ -356,6 +405,14 @@ impl Builder<'_> {
             newdirs.extend(stack);
             stack = newdirs;
             self.dir_data_job(dir);
+        }
+        // Files replaced later in the tar: their data stays where mkfs
+        // wrote it, unreferenced.
+        let mut orphans: Vec<(Ino, Id)> = self.preallocated.drain().collect();
+        orphans.sort_unstable();
+        for (ino, e) in orphans {
+            let start = self.a.addr(e);
+            self.push_data_run(ino, start);
         }
         self.a.map_all();
     }
@@ -424,6 +481,7 @@ fn write_image<S: BlockSink>(
         records: HashMap::new(),
         dir_tail_block: HashMap::new(),
         extended: HashMap::new(),
+        preallocated: HashMap::new(),
     };
     b.run();
     // Final nlink for directories: 2 + subdirectory entries.
@@ -467,7 +525,7 @@ fn write_image<S: BlockSink>(
             ((b.a.addr(p.extent) * bs + p.offset) / 32) as u16
         },
         inos: u64::from(b.ino_seq),
-        epoch: 0,
+        epoch: tree.opts.build_time,
         blocks: total as u32,
         uuid,
         volume_name: tree.volume_name,
@@ -518,6 +576,13 @@ fn write_image<S: BlockSink>(
     }
     regions.sort_by_key(|r| r.0);
     seal_block0(&mut block0, &sb);
+    if index && tree.opts.version == MkfsVersion::V1_8_6 {
+        // 1.8.6 computed the checksum but wrote back only the first
+        // 512-byte block, which does not hold the superblock: it stays as
+        // first written, without checksum and without the SB_CHKSUM bit.
+        block0[SB_OFFSET + 4..SB_OFFSET + 8].fill(0);
+        block0[SB_OFFSET + 8] &= !1;
+    }
     sink.reserve_leading(0)?;
     sink.append(&block0)?;
     let mut cursor = head_blocks;

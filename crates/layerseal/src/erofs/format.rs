@@ -151,18 +151,21 @@ pub fn xattr_entry_len(suffix: &[u8], value: &[u8]) -> usize {
     (4 + suffix.len() + value.len()).div_ceil(4) * 4
 }
 
-/// The inline xattr body: 12-byte header then entries sorted by
-/// `name ‖ 0 ‖ value` (erofs-utils 1.9.3). Empty when there are none.
-pub fn xattr_body(xattrs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
+/// The inline xattr body: 12-byte header then the entries, sorted by
+/// `name ‖ 0 ‖ value` (erofs-utils 1.9.3, `sort`) or in insertion order
+/// (1.8). Empty when there are none.
+pub fn xattr_body(xattrs: &[(Vec<u8>, Vec<u8>)], sort: bool) -> Vec<u8> {
     if xattrs.is_empty() {
         return Vec::new();
     }
     let mut sorted: Vec<&(Vec<u8>, Vec<u8>)> = xattrs.iter().collect();
-    sorted.sort_by(|a, b| {
-        let ka = [a.0.as_slice(), &[0], a.1.as_slice()].concat();
-        let kb = [b.0.as_slice(), &[0], b.1.as_slice()].concat();
-        ka.cmp(&kb)
-    });
+    if sort {
+        sorted.sort_by(|a, b| {
+            let ka = [a.0.as_slice(), &[0], a.1.as_slice()].concat();
+            let kb = [b.0.as_slice(), &[0], b.1.as_slice()].concat();
+            ka.cmp(&kb)
+        });
+    }
     let mut bits = 0u32;
     let mut entries = Vec::new();
     for (name, value) in sorted {
@@ -346,10 +349,13 @@ mod tests {
     #[test]
     fn filter_example_from_the_spec() {
         // xattrs.tar x/plain: user.a=1, user.b=two → filter 0xFF5FFFFF, 28 bytes.
-        let body = xattr_body(&[
-            (b"user.a".to_vec(), b"1".to_vec()),
-            (b"user.b".to_vec(), b"two".to_vec()),
-        ]);
+        let body = xattr_body(
+            &[
+                (b"user.a".to_vec(), b"1".to_vec()),
+                (b"user.b".to_vec(), b"two".to_vec()),
+            ],
+            true,
+        );
         assert_eq!(body.len(), 28);
         assert_eq!(
             u32::from_le_bytes(body[0..4].try_into().unwrap()),

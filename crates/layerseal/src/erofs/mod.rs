@@ -7,6 +7,7 @@
 pub mod alloc;
 pub mod build;
 pub mod format;
+pub mod options;
 pub mod reader;
 pub mod tar_index;
 pub mod tree;
@@ -15,6 +16,7 @@ use std::io::Read;
 
 use crate::sink::BlockSink;
 pub use build::ErofsSummary;
+pub use options::{MkfsOptions, MkfsVersion};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ErofsError {
@@ -30,7 +32,18 @@ pub fn convert<R: Read, S: BlockSink>(
     sink: S,
     uuid: [u8; 16],
 ) -> Result<(S, ErofsSummary), ErofsError> {
-    let (tree, _) = tree::Tree::from_tar(input)?;
+    convert_with(input, sink, uuid, &MkfsOptions::default())
+}
+
+/// [`convert`] as mkfs.erofs run with `opts` (build time, `--sort`,
+/// erofs-utils release) writes the image.
+pub fn convert_with<R: Read, S: BlockSink>(
+    input: R,
+    sink: S,
+    uuid: [u8; 16],
+    opts: &MkfsOptions,
+) -> Result<(S, ErofsSummary), ErofsError> {
+    let (tree, _) = tree::Tree::from_tar_with(input, None, opts)?;
     Ok(build::write(&tree, sink, uuid)?)
 }
 

@@ -12,6 +12,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use super::build;
 use super::format::INDEX_BLOCK;
+use super::options::MkfsOptions;
 use super::tree::{Tree, TreeError};
 use crate::sink::VecSink;
 use crate::tee::Tee;
@@ -44,6 +45,7 @@ impl IndexedTar {
     pub fn read<R: Read, E: From<TreeError>>(
         input: R,
         file: Option<File>,
+        opts: &MkfsOptions,
         after_tar: impl FnOnce(&mut dyn Read) -> Result<(), E>,
     ) -> Result<Self, E> {
         let spool_err = |e| E::from(TreeError::Spool(e));
@@ -51,7 +53,7 @@ impl IndexedTar {
             Some(f) => {
                 let mut input = input;
                 let (tree, end) =
-                    Tree::from_tar_in_place(&mut input, f.try_clone().map_err(spool_err)?)?;
+                    Tree::from_tar_with(&mut input, Some(f.try_clone().map_err(spool_err)?), opts)?;
                 after_tar(&mut input)?;
                 (tree, end, f)
             }
@@ -61,8 +63,11 @@ impl IndexedTar {
                     inner: input,
                     copy: copy.try_clone().map_err(spool_err)?,
                 };
-                let (tree, end) =
-                    Tree::from_tar_in_place(&mut tee, copy.try_clone().map_err(spool_err)?)?;
+                let (tree, end) = Tree::from_tar_with(
+                    &mut tee,
+                    Some(copy.try_clone().map_err(spool_err)?),
+                    opts,
+                )?;
                 after_tar(&mut tee)?;
                 (tree, end, copy)
             }

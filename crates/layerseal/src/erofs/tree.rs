@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use super::format::*;
+use super::options::MkfsOptions;
 use crate::tar::{typeflag, Header, Reader};
 
 pub type Ino = usize;
@@ -84,6 +85,11 @@ pub struct Tree {
     pub input: Option<std::fs::File>,
     spool_len: u64,
     pub volume_name: [u8; 16],
+    /// How mkfs.erofs is run (build time, `--sort`, release).
+    pub opts: MkfsOptions,
+    /// Regular files with data, in tar order, replaced ones included:
+    /// with `--sort=none` mkfs allocates their blocks as it reads them.
+    pub data_order: Vec<Ino>,
 }
 
 enum Walk {
@@ -169,14 +175,55 @@ fn add_xattrs(list: &mut Vec<(Vec<u8>, Vec<u8>)>, new: Vec<(Vec<u8>, Vec<u8>)>) 
     }
 }
 
+/// erofs-utils 1.8's reading of a pax `mtime`: `sscanf("%lld")` for the
+/// seconds, then the digits after a `.` as a plain `%d` number of
+/// nanoseconds (`.5` is 5 ns). `None` where mkfs fails the member.
+fn pax_mtime_1_8(v: &[u8]) -> Option<(i64, u32)> {
+    fn int_prefix(s: &[u8]) -> Option<(i64, usize)> {
+        let mut i = s.iter().take_while(|c| c.is_ascii_whitespace()).count();
+        let neg = match s.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let digits = s[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        // strtoll saturates on overflow.
+        let mut n: i64 = 0;
+        for &c in &s[i..i + digits] {
+            n = n.saturating_mul(10).saturating_add(i64::from(c - b'0'));
+        }
+        Some((if neg { -n } else { n }, i + digits))
+    }
+    let (secs, mut at) = int_prefix(v)?;
+    at += v[at..]
+        .iter()
+        .take_while(|c| c.is_ascii_whitespace())
+        .count();
+    if v.get(at) != Some(&b'.') {
+        return Some((secs, 0));
+    }
+    let (frac, _) = int_prefix(&v[at + 1..])?;
+    Some((secs, frac as i32 as u32))
+}
+
 impl Tree {
-    fn new() -> Result<Self, TreeError> {
+    fn new(opts: &MkfsOptions) -> Result<Self, TreeError> {
         let spool = tempfile::tempfile().map_err(TreeError::Spool)?;
         let root = Inode {
             mode: S_IFDIR | 0o777,
             uid: 0,
             gid: 0,
-            mtime: 0,
+            // The root before any `./` member carries the build time.
+            mtime: opts.build_time as i64,
             nsec: 0,
             size: 0,
             rdev: 0,
@@ -193,7 +240,26 @@ impl Tree {
             input: None,
             spool_len: 0,
             volume_name: [0; 16],
+            opts: opts.clone(),
+            data_order: Vec::new(),
         })
+    }
+
+    /// A member's mtime as this mkfs release reads it (`-T` without
+    /// `--mkfs-time` overrides every one with the build time).
+    fn member_mtime(&self, h: &Header, name: &[u8]) -> Result<(i64, u32), TreeError> {
+        if self.opts.all_time {
+            return Ok((self.opts.build_time as i64, 0));
+        }
+        if self.opts.version.is_1_8() {
+            if let Some(v) = h.pax.as_ref().and_then(|p| p.get(b"mtime".as_slice())) {
+                if v.contains(&b'.') {
+                    return pax_mtime_1_8(v)
+                        .ok_or_else(|| entry_err(name, "pax mtime is not a number"));
+                }
+            }
+        }
+        Ok(h.mtime.map_or((0, 0), |m| (m.secs, m.nanos)))
     }
 
     fn implicit_dir(&mut self, parent: Ino) -> Ino {
@@ -334,7 +400,7 @@ impl Tree {
             }
         };
         let perm = (h.mode as u16) & 0o7777;
-        let (mtime, nsec) = h.mtime.map_or((0, 0), |m| (m.secs, m.nanos));
+        let (mtime, nsec) = self.member_mtime(h, name)?;
         let walk = self.walk(name)?;
         let (dir, child, whiteout) = match walk {
             Walk::Root => {
@@ -430,6 +496,9 @@ impl Tree {
         } else {
             Data::None
         };
+        if matches!(data, Data::Spool { .. } | Data::Input { .. }) {
+            self.data_order.push(ino);
+        }
         let node = &mut self.inodes[ino];
         if whiteout {
             node.mode = S_IFCHR | (node.mode & 0o7777);
@@ -467,7 +536,18 @@ impl Tree {
 
     /// Read a tar stream into a tree.
     pub fn from_tar<R: Read>(input: R) -> Result<(Tree, u64), TreeError> {
-        Self::read(input, None)
+        Self::read(input, None, &MkfsOptions::default())
+    }
+
+    /// Read a tar stream into a tree as mkfs.erofs run with `opts` would;
+    /// `file`, when given, holds the same bytes (see
+    /// [`Tree::from_tar_in_place`]).
+    pub fn from_tar_with<R: Read>(
+        input: R,
+        file: Option<std::fs::File>,
+        opts: &MkfsOptions,
+    ) -> Result<(Tree, u64), TreeError> {
+        Self::read(input, file, opts)
     }
 
     /// Like [`Tree::from_tar`] for a plain tar that is also available as
@@ -476,11 +556,15 @@ impl Tree {
         input: R,
         file: std::fs::File,
     ) -> Result<(Tree, u64), TreeError> {
-        Self::read(input, Some(file))
+        Self::read(input, Some(file), &MkfsOptions::default())
     }
 
-    fn read<R: Read>(input: R, file: Option<std::fs::File>) -> Result<(Tree, u64), TreeError> {
-        let mut tree = Tree::new()?;
+    fn read<R: Read>(
+        input: R,
+        file: Option<std::fs::File>,
+        opts: &MkfsOptions,
+    ) -> Result<(Tree, u64), TreeError> {
+        let mut tree = Tree::new(opts)?;
         let in_place = file.is_some();
         tree.input = file;
         let mut tr = Reader::new(input);
