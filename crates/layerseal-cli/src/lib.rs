@@ -3,5 +3,6 @@
 
 mod composefs_cli;
 pub mod dmverity_vhd;
+mod erofs_args;
 mod goflag;
 pub mod native;

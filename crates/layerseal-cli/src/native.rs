@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use layerseal::check::{check_image, CheckError};
+use layerseal::erofs::MkfsOptions;
 use layerseal::ext4::LAYOUT_128G;
 use layerseal::layer::{
     convert_layer_from, ErofsUuid, FsFormat, LayerError, LayerOptions, Outputs,
@@ -16,6 +17,8 @@ use layerseal::pipeline::{
 use layerseal::source::{open_image_with, Image, ImageRef, Platform, RegistryOptions};
 use serde_json::json;
 use std::sync::Arc;
+
+use crate::erofs_args::{erofs_layer_json, ErofsArgs};
 
 /// Exit codes scripts can rely on.
 pub mod exit {
@@ -71,6 +74,13 @@ fn parse_uuid(s: &str) -> Result<[u8; 16], String> {
 }
 
 impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Ext4 => "ext4",
+            Format::Erofs => "erofs",
+        }
+    }
+
     fn fs(self) -> FsFormat {
         match self {
             Format::Ext4 => FsFormat::Ext4,
@@ -137,6 +147,8 @@ enum Command {
         /// `enable_tar_index`).
         #[arg(long)]
         tar_index: bool,
+        #[command(flatten)]
+        erofs: ErofsArgs,
         /// Print a JSON object instead of the bare root hash.
         #[arg(long)]
         json: bool,
@@ -257,6 +269,8 @@ struct ImageArgs {
     #[arg(long)]
     tar_index: bool,
     #[command(flatten)]
+    erofs: ErofsArgs,
+    #[command(flatten)]
     registry: RegistryArgs,
 }
 
@@ -342,7 +356,11 @@ pub(crate) fn layer_progress(
     (Some(f), Some(multi))
 }
 
-fn image_options(image: &Image, c: &ImageArgs) -> (ImageOptions, Option<indicatif::MultiProgress>) {
+fn image_options(
+    image: &Image,
+    c: &ImageArgs,
+    mkfs: &MkfsOptions,
+) -> (ImageOptions, Option<indicatif::MultiProgress>) {
     let (progress, multi) = layer_progress(image);
     let opts = ImageOptions {
         max_disk_size: c.max_disk_size,
@@ -357,6 +375,7 @@ fn image_options(image: &Image, c: &ImageArgs) -> (ImageOptions, Option<indicati
         format: c.format.fs(),
         erofs_uuid: erofs_uuid(c.uuid_from, None),
         tar_index: c.tar_index,
+        mkfs: mkfs.clone(),
     };
     (opts, multi)
 }
@@ -368,6 +387,7 @@ type Converted = (Vec<LayerResult>, Option<String>, Option<String>);
 fn run_image(
     image: &str,
     common: &ImageArgs,
+    mkfs: &MkfsOptions,
     outputs: Option<OutputPlan>,
 ) -> Result<Converted, String> {
     check_tar_index(common.tar_index, common.format)?;
@@ -388,12 +408,13 @@ fn run_image(
             format: common.format.fs(),
             erofs_uuid: erofs_uuid(common.uuid_from, None),
             tar_index: common.tar_index,
+            mkfs: mkfs.clone(),
         };
         let layers = convert_reference(&r, &platform, &common.registry.options(), &opts)?;
         return Ok((layers, None, None));
     }
     let img = open(image, &common.platform, &common.registry)?;
-    let (mut opts, multi) = image_options(&img, common);
+    let (mut opts, multi) = image_options(&img, common, mkfs);
     opts.outputs = outputs;
     let result = convert_image(&img, &opts);
     if let Some(m) = multi {
@@ -407,19 +428,41 @@ fn run_image(
     ))
 }
 
-fn layers_json(layers: &[LayerResult]) -> serde_json::Value {
+/// Per layer: digests, root hash, files; for EROFS also the UUID, mkfs
+/// options, release and sizes a policy generator consumes.
+fn layers_json(
+    layers: &[LayerResult],
+    common: &ImageArgs,
+    mkfs: &MkfsOptions,
+) -> serde_json::Value {
     json!(layers
         .iter()
-        .map(|l| json!({
-            "index": l.index,
-            "digest": l.digest.as_ref().map(ToString::to_string),
-            "diff_id": l.diff_id.to_string(),
-            "root_hash": l.root_hash,
-            "image": l.image,
-            "hash_device": l.hash_device,
-            "cached": l.cached,
-        }))
+        .map(|l| {
+            let mut v = json!({
+                "index": l.index,
+                "digest": l.digest.as_ref().map(ToString::to_string),
+                "diff_id": l.diff_id.to_string(),
+                "root_hash": l.root_hash,
+                "image": l.image,
+                "hash_device": l.hash_device,
+                "cached": l.cached,
+            });
+            if matches!(common.format, Format::Erofs) {
+                let extra = erofs_layer_json(l, mkfs, matches!(common.uuid_from, UuidFrom::Diffid));
+                if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+                    o.extend(e);
+                    o.insert("tar_index".into(), json!(common.tar_index));
+                }
+            }
+            v
+        })
         .collect::<Vec<_>>())
+}
+
+/// Print a usage error and give its exit code.
+fn usage(message: &str) -> Result<i32, String> {
+    eprintln!("layerseal: {message}");
+    Ok(exit::USAGE)
 }
 
 /// Sizes like `16GiB`, `128G`, `4096`.
@@ -502,9 +545,14 @@ fn run(cli: Cli) -> Result<i32, String> {
             erofs_uuid: fixed_uuid,
             verity_uuid,
             tar_index,
+            erofs,
             json,
         } => {
             check_tar_index(tar_index, format)?;
+            let mkfs = match erofs.resolve(matches!(format, Format::Erofs)) {
+                Ok(m) => m,
+                Err(e) => return usage(&e),
+            };
             let file = File::open(&tar).map_err(|e| format!("{}: {e}", tar.display()))?;
             let bar = progress_for(&file, &tar.display().to_string());
             let opts = LayerOptions {
@@ -519,6 +567,7 @@ fn run(cli: Cli) -> Result<i32, String> {
                 erofs_uuid: erofs_uuid(uuid_from, fixed_uuid),
                 verity_uuid,
                 tar_index,
+                mkfs: mkfs.clone(),
             };
             let data_file = file.try_clone().ok();
             let result = convert_layer_from(bar.wrap_read(file), data_file, &opts);
@@ -531,7 +580,7 @@ fn run(cli: Cli) -> Result<i32, String> {
                 other => format!("{}: {other}", tar.display()),
             })?;
             if json {
-                let v = json!({
+                let mut v = json!({
                     "root_hash": r.root_hash,
                     "format": match format { Format::Ext4 => "ext4", Format::Erofs => "erofs" },
                     "input": tar,
@@ -546,6 +595,11 @@ fn run(cli: Cli) -> Result<i32, String> {
                     "data_blocks": r.data_blocks,
                     "verity_uuid": hex::encode(r.verity_uuid),
                 });
+                if let (Format::Erofs, Some(o)) = (format, v.as_object_mut()) {
+                    o.insert("mkfs_options".into(), json!(mkfs.words()));
+                    o.insert("erofs_utils".into(), json!(mkfs.version.reproduces()));
+                    o.insert("tar_index".into(), json!(tar_index));
+                }
                 println!("{}", serde_json::to_string_pretty(&v).expect("json"));
             } else {
                 println!("{}", r.root_hash);
@@ -557,9 +611,14 @@ fn run(cli: Cli) -> Result<i32, String> {
             common,
             json,
         } => {
-            let (layers, platform, manifest) = run_image(&image, &common, None)?;
+            let mkfs = match common.erofs.resolve(matches!(common.format, Format::Erofs)) {
+                Ok(m) => m,
+                Err(e) => return usage(&e),
+            };
+            let (layers, platform, manifest) = run_image(&image, &common, &mkfs, None)?;
             if json {
-                let v = json!({"image": image, "platform": platform, "manifest_digest": manifest, "layers": layers_json(&layers)});
+                let v = json!({"image": image, "platform": platform, "manifest_digest": manifest,
+                    "format": common.format.name(), "layers": layers_json(&layers, &common, &mkfs)});
                 println!("{}", serde_json::to_string_pretty(&v).expect("json"));
             } else {
                 for l in &layers {
@@ -577,8 +636,12 @@ fn run(cli: Cli) -> Result<i32, String> {
             common,
             json,
         } => {
-            std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
             let erofs = matches!(common.format, Format::Erofs);
+            let mkfs = match common.erofs.resolve(erofs) {
+                Ok(m) => m,
+                Err(e) => return usage(&e),
+            };
+            std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
             let plan = OutputPlan {
                 dir: out_dir.clone(),
                 hash_device: hash_dev,
@@ -586,13 +649,12 @@ fn run(cli: Cli) -> Result<i32, String> {
                 erofs,
                 containerd_cache,
             };
-            let (layers, _, _) = run_image(&image, &common, Some(plan))?;
+            let (layers, _, _) = run_image(&image, &common, &mkfs, Some(plan))?;
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(
-                        &json!({"image": image, "layers": layers_json(&layers)})
-                    )
+                    serde_json::to_string_pretty(&json!({"image": image,
+                        "format": common.format.name(), "layers": layers_json(&layers, &common, &mkfs)}))
                     .expect("json")
                 );
             } else {

@@ -95,6 +95,9 @@ pub struct LayerResult {
     pub image: Option<PathBuf>,
     pub hash_device: Option<PathBuf>,
     pub cached: bool,
+    /// Bytes of the filesystem image (= the dm-verity hash offset when the
+    /// tree is appended); None for cache entries that predate it.
+    pub image_size: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,19 +170,26 @@ fn cache_layout(opts: &ImageOptions, layer: &Layer) -> String {
     }
 }
 
-fn cache_get(dir: &Path, layout: &str, diff_id: &Digest) -> Option<String> {
+/// A cached `ROOT [IMAGE_SIZE]` line.
+fn cache_get(dir: &Path, layout: &str, diff_id: &Digest) -> Option<(String, Option<u64>)> {
     let s = std::fs::read_to_string(cache_key(dir, layout, diff_id)).ok()?;
-    let s = s.trim();
-    (s.len() == 64 && s.bytes().all(|c| c.is_ascii_hexdigit())).then(|| s.to_string())
+    let mut words = s.split_whitespace();
+    let root = words.next()?;
+    let size = words.next().and_then(|w| w.parse().ok());
+    (root.len() == 64 && root.bytes().all(|c| c.is_ascii_hexdigit()))
+        .then(|| (root.to_string(), size))
 }
 
-fn cache_put(dir: &Path, layout: &str, diff_id: &Digest, root: &str) {
+fn cache_put(dir: &Path, layout: &str, diff_id: &Digest, root: &str, image_size: u64) {
     let path = cache_key(dir, layout, diff_id);
     if let Some(parent) = path.parent() {
         if std::fs::create_dir_all(parent).is_ok() {
             if let Ok(f) = crate::atomic::AtomicFile::create(&path) {
                 use std::io::Write;
-                if f.file().write_all(format!("{root}\n").as_bytes()).is_ok() {
+                if f.file()
+                    .write_all(format!("{root} {image_size}\n").as_bytes())
+                    .is_ok()
+                {
                     let _ = f.commit();
                 }
             }
@@ -204,7 +214,9 @@ fn convert_one(
     };
     if opts.outputs.is_none() {
         if let Some(dir) = &opts.cache {
-            if let Some(root) = cache_get(dir, &cache_layout(opts, layer), &layer.diff_id) {
+            if let Some((root, image_size)) =
+                cache_get(dir, &cache_layout(opts, layer), &layer.diff_id)
+            {
                 return Ok(LayerResult {
                     index: layer.index,
                     diff_id: layer.diff_id.clone(),
@@ -214,6 +226,7 @@ fn convert_one(
                     image: None,
                     hash_device: None,
                     cached: true,
+                    image_size,
                 });
             }
         }
@@ -260,6 +273,7 @@ fn convert_one(
                 &cache_layout(opts, layer),
                 &layer.diff_id,
                 &report.root_hash,
+                report.image_size,
             );
         }
     }
@@ -272,6 +286,7 @@ fn convert_one(
         image: data,
         hash_device: hash,
         cached: false,
+        image_size: Some(report.image_size),
     })
 }
 

@@ -62,6 +62,7 @@ struct Converted {
     compression: compress::Compression,
     image: Option<PathBuf>,
     hash_device: Option<PathBuf>,
+    image_size: u64,
 }
 
 fn remove_outputs(c: &Converted) {
@@ -174,6 +175,7 @@ pub fn convert_archive_stream<R: Read>(
                             compression,
                             image,
                             hash_device,
+                            image_size: report.image_size,
                         },
                     );
                 }
@@ -264,6 +266,7 @@ pub fn convert_archive_stream<R: Read>(
                 image: image_path,
                 hash_device: hash_path,
                 cached: false,
+                image_size: Some(c.image_size),
             });
         }
         Ok(results)
