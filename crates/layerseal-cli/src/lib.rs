@@ -5,4 +5,5 @@ mod composefs_cli;
 pub mod dmverity_vhd;
 mod erofs_args;
 mod goflag;
+pub mod mkfs_erofs;
 pub mod native;

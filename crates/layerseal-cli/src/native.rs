@@ -222,6 +222,17 @@ enum Command {
     /// repository (OCI pull, image ids equal to `cfsctl oci compute-id`),
     /// PKCS#7 signatures, fsck/gc and mounting.
     Composefs(crate::composefs_cli::ComposefsArgs),
+    /// mkfs.erofs for layer tars: the invocations containerd's EROFS differ, the
+    /// Kata policy generator and Notation's signer make, answered with the bytes
+    /// erofs-utils 1.9.3 writes. `layerseal mkfs-erofs --help` lists them; a
+    /// symlink named mkfs.erofs to this binary behaves the same.
+    #[command(name = "mkfs-erofs", disable_help_flag = true)]
+    MkfsErofs {
+        /// mkfs.erofs's own arguments, e.g. --tar=f --aufs --quiet -Enoinline_data
+        /// -b4096 -T0 --mkfs-time -U UUID layer.erofs < layer.tar
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// fs-verity digests of files, as `fsverity digest` prints them
     /// (`ALG:HEX FILE`): the name composefs gives each object.
     FsverityDigest {
@@ -533,6 +544,7 @@ fn progress_for(file: &File, what: &str) -> indicatif::ProgressBar {
 
 fn run(cli: Cli) -> Result<i32, String> {
     match cli.command {
+        Command::MkfsErofs { args } => Ok(crate::mkfs_erofs::run("layerseal mkfs-erofs", &args)),
         Command::Layer {
             tar,
             output,

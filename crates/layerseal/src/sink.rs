@@ -63,3 +63,49 @@ impl BlockSink for VecSink {
         Ok(())
     }
 }
+
+/// A sink writing straight into a file (no hashing): what a plain
+/// `mkfs`-style run needs. Blocks settled later are written in place.
+pub struct FileSink {
+    out: io::BufWriter<std::fs::File>,
+    file: std::fs::File,
+}
+
+impl FileSink {
+    pub fn new(file: std::fs::File) -> io::Result<Self> {
+        Ok(FileSink {
+            out: io::BufWriter::with_capacity(1 << 20, file.try_clone()?),
+            file,
+        })
+    }
+
+    /// Flush and hand back the file.
+    pub fn finish(mut self) -> io::Result<std::fs::File> {
+        io::Write::flush(&mut self.out)?;
+        Ok(self.file)
+    }
+}
+
+impl BlockSink for FileSink {
+    fn reserve_leading(&mut self, blocks: u64) -> io::Result<()> {
+        self.append_zeros(blocks * BLOCK as u64)
+    }
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        io::Write::write_all(&mut self.out, data)
+    }
+    fn append_from(&mut self, src: &mut dyn Read, n: u64) -> io::Result<u64> {
+        io::copy(&mut src.take(n), &mut self.out)
+    }
+    fn append_zeros(&mut self, n: u64) -> io::Result<()> {
+        io::copy(&mut io::repeat(0).take(n), &mut self.out).map(|_| ())
+    }
+    fn append_mutable_block(&mut self, block: &[u8; BLOCK]) -> io::Result<()> {
+        self.append(block)
+    }
+    fn set_block(&mut self, index: u64, block: &[u8; BLOCK]) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        // The buffer may still hold that block: write it out first.
+        io::Write::flush(&mut self.out)?;
+        self.file.write_all_at(block, index * BLOCK as u64)
+    }
+}

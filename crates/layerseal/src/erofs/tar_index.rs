@@ -81,6 +81,14 @@ impl IndexedTar {
         })
     }
 
+    /// The index image alone, what `mkfs.erofs --tar=i` writes (containerd
+    /// appends the tar itself).
+    pub fn index_image<S: crate::sink::BlockSink>(&self, sink: S, uuid: [u8; 16]) -> io::Result<S> {
+        let blocks = u32::try_from(self.archive_end / INDEX_BLOCK)
+            .map_err(|_| io::Error::other("tar too large for a tar-index image (2 TiB)"))?;
+        Ok(build::write_tar_index(&self.tree, sink, uuid, blocks)?.0)
+    }
+
     /// Write the index image then the tar (zero-padded to a 512-byte
     /// block) into `out` (when given), returning level 0 of the verity
     /// tree and the number of 512-byte data blocks.
