@@ -604,3 +604,74 @@ fn fsverity_digest_matches_fsverity_utils() {
         );
     }
 }
+
+/// The mkfs options nodes are configured with, our `mkfs.erofs` symlink
+/// against a live mkfs.erofs 1.9 on every corpus layer: `-T` alone (every
+/// mtime set to the build time), `--all-time`, `--sort=none` with other
+/// build times, hex `-T`. fsck.erofs 1.9 accepts ours.
+#[test]
+fn live_mkfs_erofs_agrees_on_deployed_options() {
+    let (Some(mkfs), Some(fsck)) = (
+        modern_erofs_tool("mkfs.erofs"),
+        modern_erofs_tool("fsck.erofs"),
+    ) else {
+        return;
+    };
+    const UUID: &str = "0f789282-b20c-5ad9-9dc7-33f9cb926c4b";
+    let dir = tempfile::tempdir().unwrap();
+    let ours_bin = dir.path().join("mkfs.erofs");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_layerseal"), &ours_bin).unwrap();
+    let option_sets: [&[&str]; 5] = [
+        &["-T0", "--mkfs-time", "--sort=none"],
+        &["-T1700000000"],
+        &["-T1700000000", "--mkfs-time", "--sort=none"],
+        &["-T5", "--all-time", "--sort=none"],
+        &["-T0x10", "--mkfs-time"],
+    ];
+    let mut compared = 0;
+    for name in [
+        "basic.tar",
+        "bigdir.tar",
+        "devices.tar",
+        "gnu-names.tar",
+        "names.tar",
+        "unordered.tar",
+        "usrbase.tar",
+        "wh-lower.tar",
+        "whiteouts.tar",
+        "xattrs.tar",
+    ] {
+        let tar = fixture(dir.path(), name);
+        for (k, opts) in option_sets.iter().enumerate() {
+            let mut outs = Vec::new();
+            for (who, bin) in [("mkfs", &mkfs), ("ours", &ours_bin)] {
+                let out = dir.path().join(format!("{name}.{k}.{who}"));
+                let o = Command::new(bin)
+                    .args(["--tar=f", "--aufs", "--quiet", "-Enoinline_data", "-b4096"])
+                    .args(*opts)
+                    .args(["-U", UUID])
+                    .arg(&out)
+                    .stdin(std::fs::File::open(&tar).unwrap())
+                    .output()
+                    .unwrap();
+                assert!(
+                    o.status.success(),
+                    "{who} {name} {opts:?}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                outs.push(std::fs::read(&out).unwrap());
+            }
+            assert!(
+                outs[0] == outs[1],
+                "{name} {opts:?}: bytes differ from mkfs.erofs"
+            );
+            let o = Command::new(&fsck)
+                .arg(dir.path().join(format!("{name}.{k}.ours")))
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "fsck.erofs {name} {opts:?}");
+            compared += 1;
+        }
+    }
+    eprintln!("{compared} images byte-identical to a live mkfs.erofs");
+}

@@ -139,6 +139,39 @@ proptest! {
         }
     }
 
+    /// The options nodes run mkfs.erofs with: `--sort=none`, any build
+    /// time, `-T` alone, either release. The image reads back with every
+    /// file's content, and the same options give the same bytes.
+    #[test]
+    fn random_trees_with_node_options_read_back(
+        ops in proptest::collection::vec(op(), 0..40),
+        build_time in prop_oneof![Just(0u64), Just(1_700_000_000u64), 0..5_000_000_000u64],
+        all_time in any::<bool>(),
+        sort_none in any::<bool>(),
+        v18 in any::<bool>(),
+    ) {
+        use layerseal::erofs::{self, reader::Image, MkfsOptions, MkfsVersion};
+        let (tar, files) = build(&ops);
+        let opts = MkfsOptions {
+            build_time,
+            all_time,
+            sort_none,
+            version: if v18 { MkfsVersion::V1_8 } else { MkfsVersion::V1_9 },
+        };
+        let (sink, summary) = erofs::convert_with(&tar[..], VecSink::default(), [5; 16], &opts).unwrap();
+        prop_assert_eq!(sink.bytes.len() as u64, summary.blocks * 4096);
+        let (again, _) = erofs::convert_with(&tar[..], VecSink::default(), [5; 16], &opts).unwrap();
+        prop_assert!(again.bytes == sink.bytes);
+        let img = Image::open(&sink.bytes).unwrap();
+        prop_assert!(img.sb.checksum_ok);
+        let walked = img.walk().unwrap();
+        for (p, data) in &files {
+            let path = format!("/{p}");
+            let (_, ino) = walked.iter().find(|(n, _)| n.as_slice() == path.as_bytes()).unwrap();
+            prop_assert_eq!(&img.data(ino).unwrap(), data, "{}", p);
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
         let _ = convert_layer(&bytes[..], &LayerOptions::default());
