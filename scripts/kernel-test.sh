@@ -2,10 +2,10 @@
 # Prove a real Linux kernel accepts a layerseal ext4 VHD, an EROFS image and
 # an EROFS tar-index file (512-byte verity blocks, data read from the
 # appended tar) through dm-verity, and rejects each after one byte is
-# flipped. Then composefs: the image layerseal pulls for corpus
+# flipped, and the same for an EROFS image with Kata's --sort=none. Then composefs: the image layerseal pulls for corpus
 # usrbase+basic, mounted with overlayfs verity=require (by the harness, and
 # by `layerseal composefs mount` inside the guest), and refused once one
-# object is changed. Nine bounded VM boots (QEMU, Debian's kernel; see
+# object is changed. Eleven bounded VM boots (QEMU, Debian's kernel; see
 # testenv/kernel-verify.md).
 #
 # Usage: scripts/kernel-test.sh [LAYERSEAL_BINARY]
@@ -76,6 +76,9 @@ check_pair() {
 check_pair "ext4 VHD" "$work/basic.vhd" $((9*4096+100)) ext4 --vhd
 check_pair "EROFS image" "$work/basic.erofs" $((5*4096+100)) erofs --format erofs
 check_pair "EROFS tar-index file" "$work/ti.erofs" $((5120+3000)) erofs --format erofs --tar-index
+# Kata's differ setting: data in tar order (blocks 1.. are file data).
+check_pair "EROFS --sort=none image" "$work/sortnone.erofs" $((5*4096+100)) erofs --format erofs \
+    --mkfs-options "-T0 --mkfs-time --sort=none"
 # composefs: an OCI layout of [usrbase, basic] (uncompressed layers), pulled
 # into a sha256 repository (the guest enables fs-verity with sha256).
 zstd -q -d -c "$here/crates/layerseal/tests/data/corpus/usrbase.tar.zst" > "$work/usrbase.tar"

@@ -97,6 +97,30 @@ PY
         fi
     done
     rm -f "$work"/l.tar "$work"/*.mkfs "$work"/*.erofs
+
+    # Kata's differ options: `roothash --mkfs-options` for the whole image
+    # against what a policy author's machine computes per layer: live
+    # mkfs.erofs with those options and the differ's UUID, then
+    # veritysetup with containerd's parameters.
+    kata="-T0 --mkfs-time --sort=none"
+    "$ls" roothash --no-cache --format erofs --mkfs-options "$kata" --json "oci:$out/oci:bookworm" > "$work/kata.json"
+    i=0
+    for b in $blobs; do
+        uuid_l=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][int(sys.argv[2])]["erofs_uuid"])' "$work/kata.json" "$i")
+        ours=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][int(sys.argv[2])]["root_hash"])' "$work/kata.json" "$i")
+        i=$((i+1))
+        zcat "$b" | "$mkfs" --tar=f --aufs --quiet -Enoinline_data -b4096 $kata -U "$uuid_l" "$work/k.erofs"
+        n=$(( $(stat -c %s "$work/k.erofs") / 4096 ))
+        theirs=$(veritysetup format --hash=sha256 --data-block-size=4096 --hash-block-size=4096 \
+            --salt="$(printf '0%.0s' {1..64})" --data-blocks="$n" --hash-offset=$((n*4096)) \
+            "$work/k.erofs" "$work/k.erofs" | awk '/^Root hash:/ {print $3}')
+        if [ -n "$ours" ] && [ "$ours" = "$theirs" ]; then
+            ok "layer $i: roothash --mkfs-options \"$kata\" = mkfs.erofs + veritysetup ($ours)"
+        else
+            bad "layer $i: --mkfs-options root $ours, mkfs.erofs + veritysetup $theirs"
+        fi
+        rm -f "$work/k.erofs"
+    done
 else
     echo "SKIPPED: live mkfs.erofs comparison ($mkfs not built)"
 fi

@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
+# Binaries are where cargo puts them (a shared CARGO_TARGET_DIR included).
+bin_dir=${CARGO_TARGET_DIR:-target}/release
 
 step "install test dependencies"
 scripts/install-test-deps.sh
@@ -30,13 +32,13 @@ if [ "${LAYERSEAL_SKIP_REAL_IMAGE:-0}" = 1 ]; then
     echo "SKIPPED: real image checks (LAYERSEAL_SKIP_REAL_IMAGE=1)"
 else
     step "real image (debootstrap + umoci) in every file form"
-    scripts/real-image-test.sh target/release
+    scripts/real-image-test.sh "$bin_dir"
 fi
 
 if [ "${LAYERSEAL_SKIP_VM:-0}" = 1 ]; then
     echo "SKIPPED: kernel VM check (LAYERSEAL_SKIP_VM=1)"
 else
     step "kernel: dm-verity mount of a layerseal VHD in a VM"
-    scripts/kernel-test.sh target/release/layerseal
+    scripts/kernel-test.sh "$bin_dir/layerseal"
 fi
 step "all checks passed"
