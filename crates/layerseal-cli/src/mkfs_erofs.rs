@@ -17,7 +17,7 @@ use layerseal::erofs::options::WallClock;
 use layerseal::erofs::tar_index::IndexedTar;
 use layerseal::erofs::tree::{Tree, TreeError};
 use layerseal::erofs::{build, MkfsOptions, MkfsVersion};
-use layerseal::sink::FileSink;
+use layerseal::sink::{BlockSink, FileSink};
 
 /// mkfs.erofs exits 1 on any failure, usage errors included.
 const FAILED: i32 = 1;
@@ -264,6 +264,11 @@ fn write_image(
         let indexed =
             IndexedTar::read::<_, TreeError>(input, None, opts, |_| Ok(())).map_err(tree_err)?;
         indexed.index_image(sink, uuid)?
+    } else if opts.sort_none {
+        let mut sink = sink;
+        sink.reserve_leading(1)?;
+        let (tree, _) = Tree::from_tar_streaming(input, &mut sink, opts).map_err(tree_err)?;
+        build::write_streamed(&tree, sink, uuid)?.0
     } else {
         let (tree, _) = Tree::from_tar_with(input, None, opts).map_err(tree_err)?;
         build::write(&tree, sink, uuid)?.0

@@ -174,8 +174,8 @@ fn layer_json_reports_options_and_the_vector_root() {
     for name in ["basic.tar", "xattrs.tar", "unordered.tar"] {
         let tar = fixture(dir.path(), name);
         let o = Command::new(env!("CARGO_BIN_EXE_layerseal"))
-            .args(["layer", "--format", "erofs", "--json", "--mkfs-options"])
-            .arg("-T0 --mkfs-time --sort=none")
+            .args(["layer", "--format", "erofs", "--json"])
+            .arg("--mkfs-options=-T0 --mkfs-time --sort=none")
             .arg(&tar)
             .stderr(Stdio::inherit())
             .output()

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use crate::atomic::AtomicFile;
 use crate::compress::{self, Compression};
 use crate::ext4::{self, ConvertError};
+use crate::sink::BlockSink;
 use crate::verity::{self, HashingSink, Params, Superblock};
 use crate::vhd::Footer;
 
@@ -344,11 +345,25 @@ fn convert_tar_inner<R: Read>(
         FsFormat::Erofs => {
             // EROFS lays data out in traversal order: read the whole tar
             // first, then write the image.
-            let (tree, _) =
-                crate::erofs::tree::Tree::from_tar_with(&mut tar, in_place, &opts.mkfs)?;
-            drain_and_check(&mut tar, check)?;
-            let (sink, _) = crate::erofs::build::write(&tree, new_sink()?, erofs_uuid()?)
-                .map_err(LayerError::Input)?;
+            let sink = if opts.mkfs.sort_none {
+                // --sort=none: file data in tar order streams straight into
+                // the image (and its hashing) as the tar is read.
+                let mut sink = new_sink()?;
+                sink.reserve_leading(1).map_err(output_err)?;
+                let (tree, _) =
+                    crate::erofs::tree::Tree::from_tar_streaming(&mut tar, &mut sink, &opts.mkfs)?;
+                drain_and_check(&mut tar, check)?;
+                crate::erofs::build::write_streamed(&tree, sink, erofs_uuid()?)
+                    .map_err(output_err)?
+                    .0
+            } else {
+                let (tree, _) =
+                    crate::erofs::tree::Tree::from_tar_with(&mut tar, in_place, &opts.mkfs)?;
+                drain_and_check(&mut tar, check)?;
+                crate::erofs::build::write(&tree, new_sink()?, erofs_uuid()?)
+                    .map_err(LayerError::Input)?
+                    .0
+            };
             sink.finish().map_err(output_err)?
         }
     };

@@ -152,6 +152,39 @@ fn large_and_huge_layers_as_erofs() {
     }
 }
 
+/// large.tar with Kata's `--sort=none` and with `-T1700000000 --mkfs-time`
+/// (the vectors have no huge.tar variants): root hash and image size.
+#[test]
+fn large_layer_with_node_mkfs_options() {
+    use layerseal::erofs::{options::WallClock, MkfsOptions, MkfsVersion};
+    use layerseal::layer::{ErofsUuid, FsFormat};
+    if !enabled("large.tar EROFS --sort=none / -T1700000000 vectors") {
+        return;
+    }
+    let exp = common::erofs_expected();
+    let e = &exp["layers"]["large.tar"];
+    let uuid = common::uuid_bytes(e["erofs_uuid"].as_str().unwrap());
+    for (variant, words) in [
+        ("full_T0_sortnone", "-T0 --mkfs-time --sort=none"),
+        ("full_T1700000000", "-T1700000000 --mkfs-time"),
+    ] {
+        let opts = LayerOptions {
+            format: FsFormat::Erofs,
+            erofs_uuid: ErofsUuid::Fixed(uuid),
+            mkfs: MkfsOptions::parse(&[words], MkfsVersion::V1_9, WallClock::Refuse).unwrap(),
+            ..LayerOptions::default()
+        };
+        let report = convert_layer(TarStream::new(layer("large.tar")), &opts).unwrap();
+        let v = &e[variant];
+        assert_eq!(
+            report.root_hash,
+            v["dmverity"]["root_hash"].as_str().unwrap(),
+            "large.tar {variant} root"
+        );
+        assert_eq!(report.image_size, v["erofs_size"].as_u64().unwrap());
+    }
+}
+
 #[test]
 fn large_and_huge_layers_as_tar_index_erofs() {
     if enabled("large.tar / huge.tar EROFS tar-index vectors") {

@@ -180,7 +180,7 @@ impl Builder<'_> {
             }
         }
         match (&node.data, node.mode & S_IFMT) {
-            (Data::Spool { .. } | Data::Input { .. }, S_IFREG)
+            (Data::Spool { .. } | Data::Input { .. } | Data::Streamed { .. }, S_IFREG)
                 if self.preallocated.contains_key(&ino) =>
             {
                 // --sort=none: the blocks were taken while the tar was
@@ -304,6 +304,10 @@ impl Builder<'_> {
         for &ino in &self.tree.data_order {
             let blocks = self.tree.inodes[ino].size.div_ceil(self.bs);
             let e = self.a.block_request(Kind::Data, blocks);
+            if let Data::Streamed { block, .. } = self.tree.inodes[ino].data {
+                // The tree streamed the data where this allocation puts it.
+                assert_eq!(self.a.addr(e), block, "streamed data block");
+            }
             self.preallocated.insert(ino, e);
         }
     }
@@ -431,7 +435,18 @@ pub fn write<S: BlockSink>(
     sink: S,
     uuid: [u8; 16],
 ) -> std::io::Result<(S, ErofsSummary)> {
-    write_image(tree, sink, uuid, None)
+    write_image(tree, sink, uuid, None, false)
+}
+
+/// Finish an image whose file data [`Tree::from_tar_streaming`] already
+/// wrote into `sink` (block 0 reserved, data in blocks 1..): the
+/// metadata after it, then block 0.
+pub fn write_streamed<S: BlockSink>(
+    tree: &Tree,
+    sink: S,
+    uuid: [u8; 16],
+) -> std::io::Result<(S, ErofsSummary)> {
+    write_image(tree, sink, uuid, None, true)
 }
 
 /// Write the tar-index image of `tree` (`mkfs.erofs --tar=i`): 512-byte
@@ -455,7 +470,7 @@ pub fn write_tar_index<S: BlockSink>(
              in the tar); build a full EROFS image instead",
         ));
     }
-    write_image(tree, sink, uuid, Some(tar_blocks))
+    write_image(tree, sink, uuid, Some(tar_blocks), false)
 }
 
 fn write_image<S: BlockSink>(
@@ -463,6 +478,7 @@ fn write_image<S: BlockSink>(
     mut sink: S,
     uuid: [u8; 16],
     tar_blocks: Option<u32>,
+    streamed: bool,
 ) -> std::io::Result<(S, ErofsSummary)> {
     let index = tar_blocks.is_some();
     let bs = if index { INDEX_BLOCK } else { BLOCK };
@@ -583,9 +599,14 @@ fn write_image<S: BlockSink>(
         block0[SB_OFFSET + 4..SB_OFFSET + 8].fill(0);
         block0[SB_OFFSET + 8] &= !1;
     }
-    sink.reserve_leading(0)?;
-    sink.append(&block0)?;
-    let mut cursor = head_blocks;
+    // Streamed: block 0 is reserved and the data already follows it.
+    let mut cursor = if streamed {
+        1 + tree.streamed_blocks
+    } else {
+        sink.reserve_leading(0)?;
+        sink.append(&block0)?;
+        head_blocks
+    };
     let mut spool = tree.spool.try_clone()?;
     let mut input = match &tree.input {
         Some(f) => Some(f.try_clone()?),
@@ -619,6 +640,12 @@ fn write_image<S: BlockSink>(
         cursor = blk + n;
     }
     sink.append_zeros(total.saturating_sub(cursor) * bs)?;
+    if streamed {
+        let block: &[u8; BLOCK as usize] = block0[..BLOCK as usize]
+            .try_into()
+            .map_err(|_| std::io::Error::other("superblock block size"))?;
+        sink.set_block(0, block)?;
+    }
     Ok((
         sink,
         ErofsSummary {

@@ -43,6 +43,13 @@ pub fn convert_with<R: Read, S: BlockSink>(
     uuid: [u8; 16],
     opts: &MkfsOptions,
 ) -> Result<(S, ErofsSummary), ErofsError> {
+    if opts.sort_none {
+        // Data in tar order: it streams straight into the sink.
+        let mut sink = sink;
+        sink.reserve_leading(1)?;
+        let (tree, _) = tree::Tree::from_tar_streaming(input, &mut sink, opts)?;
+        return Ok(build::write_streamed(&tree, sink, uuid)?);
+    }
     let (tree, _) = tree::Tree::from_tar_with(input, None, opts)?;
     Ok(build::write(&tree, sink, uuid)?)
 }

@@ -14,6 +14,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 
 use super::format::*;
 use super::options::MkfsOptions;
+use crate::sink::BlockSink;
 use crate::tar::{typeflag, Header, Reader};
 
 pub type Ino = usize;
@@ -34,6 +35,12 @@ pub enum Data {
     },
     /// Symlink target.
     Link(Vec<u8>),
+    /// `--sort=none`, streamed: regular file contents already written to
+    /// the image's sink at this block, as the tar was read.
+    Streamed {
+        block: u64,
+        len: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +97,8 @@ pub struct Tree {
     /// Regular files with data, in tar order, replaced ones included:
     /// with `--sort=none` mkfs allocates their blocks as it reads them.
     pub data_order: Vec<Ino>,
+    /// Blocks of file data streamed into the sink (`--sort=none`).
+    pub streamed_blocks: u64,
 }
 
 enum Walk {
@@ -242,6 +251,7 @@ impl Tree {
             volume_name: [0; 16],
             opts: opts.clone(),
             data_order: Vec::new(),
+            streamed_blocks: 0,
         })
     }
 
@@ -369,11 +379,45 @@ impl Tree {
         Ok(Data::Spool { offset, len })
     }
 
-    fn apply(
+    /// `--sort=none`: mkfs gives a file its blocks as it reads the member,
+    /// right after the ones before it (from block 1), so the data can go
+    /// straight into the image.
+    fn stream_data(
+        &mut self,
+        sink: &mut (dyn BlockSink + '_),
+        src: &mut dyn Read,
+        len: u64,
+        path: &[u8],
+    ) -> Result<Data, TreeError> {
+        let block = self.streamed_blocks + 1;
+        let copied = sink.append_from(src, len).map_err(|e| {
+            match e
+                .get_ref()
+                .and_then(|i| i.downcast_ref::<crate::tar::TarError>())
+            {
+                Some(t) => TreeError::Tar(t.clone()),
+                None => TreeError::Spool(e),
+            }
+        })?;
+        if copied != len {
+            return Err(entry_err(
+                path,
+                format!("unexpected EOF after {copied} of {len} bytes"),
+            ));
+        }
+        let blocks = len.div_ceil(BLOCK);
+        sink.append_zeros(blocks * BLOCK - len)
+            .map_err(TreeError::Spool)?;
+        self.streamed_blocks += blocks;
+        Ok(Data::Streamed { block, len })
+    }
+
+    fn apply<'s>(
         &mut self,
         h: &Header,
         tr: &mut dyn Read,
         in_place_at: Option<u64>,
+        stream: Option<&mut (dyn BlockSink + 's)>,
     ) -> Result<(), TreeError> {
         let name = h.name.as_slice();
         let t = h.typeflag;
@@ -487,8 +531,9 @@ impl Tree {
             Data::None
         } else if kind == S_IFREG {
             let len = u64::try_from(h.size).map_err(|_| entry_err(name, "negative size"))?;
-            match in_place_at {
-                Some(offset) if len > 0 => Data::Input { offset, len },
+            match (in_place_at, stream) {
+                (_, Some(sink)) if len > 0 => self.stream_data(sink, tr, len, name)?,
+                (Some(offset), _) if len > 0 => Data::Input { offset, len },
                 _ => self.spool_data(tr, len, name)?,
             }
         } else if kind == S_IFLNK {
@@ -496,7 +541,10 @@ impl Tree {
         } else {
             Data::None
         };
-        if matches!(data, Data::Spool { .. } | Data::Input { .. }) {
+        if matches!(
+            data,
+            Data::Spool { .. } | Data::Input { .. } | Data::Streamed { .. }
+        ) {
             self.data_order.push(ino);
         }
         let node = &mut self.inodes[ino];
@@ -513,7 +561,9 @@ impl Tree {
                 0
             };
             node.size = match &data {
-                Data::Spool { len, .. } | Data::Input { len, .. } => *len,
+                Data::Spool { len, .. } | Data::Input { len, .. } | Data::Streamed { len, .. } => {
+                    *len
+                }
                 Data::Link(l) => l.len() as u64,
                 Data::None => 0,
             };
@@ -536,7 +586,7 @@ impl Tree {
 
     /// Read a tar stream into a tree.
     pub fn from_tar<R: Read>(input: R) -> Result<(Tree, u64), TreeError> {
-        Self::read(input, None, &MkfsOptions::default())
+        Self::read(input, None, &MkfsOptions::default(), None)
     }
 
     /// Read a tar stream into a tree as mkfs.erofs run with `opts` would;
@@ -547,7 +597,23 @@ impl Tree {
         file: Option<std::fs::File>,
         opts: &MkfsOptions,
     ) -> Result<(Tree, u64), TreeError> {
-        Self::read(input, file, opts)
+        Self::read(input, file, opts, None)
+    }
+
+    /// `--sort=none` with file data written straight into `sink` as the
+    /// tar is read: the sink must have block 0 reserved (the superblock
+    /// block, settled by [`super::build::write_streamed`]); data then fills
+    /// blocks 1.. in tar order, where mkfs puts it. Nothing is spooled.
+    pub fn from_tar_streaming<R: Read>(
+        input: R,
+        sink: &mut dyn BlockSink,
+        opts: &MkfsOptions,
+    ) -> Result<(Tree, u64), TreeError> {
+        let opts = MkfsOptions {
+            sort_none: true,
+            ..opts.clone()
+        };
+        Self::read(input, None, &opts, Some(sink))
     }
 
     /// Like [`Tree::from_tar`] for a plain tar that is also available as
@@ -556,13 +622,14 @@ impl Tree {
         input: R,
         file: std::fs::File,
     ) -> Result<(Tree, u64), TreeError> {
-        Self::read(input, Some(file), &MkfsOptions::default())
+        Self::read(input, Some(file), &MkfsOptions::default(), None)
     }
 
     fn read<R: Read>(
         input: R,
         file: Option<std::fs::File>,
         opts: &MkfsOptions,
+        mut stream: Option<&mut dyn BlockSink>,
     ) -> Result<(Tree, u64), TreeError> {
         let mut tree = Tree::new(opts)?;
         let in_place = file.is_some();
@@ -570,7 +637,7 @@ impl Tree {
         let mut tr = Reader::new(input);
         while let Some(h) = tr.next()? {
             let at = (in_place && !tr.entry_is_sparse()).then(|| tr.stream_offset());
-            tree.apply(&h, &mut tr, at)?;
+            tree.apply(&h, &mut tr, at, stream.as_deref_mut())?;
         }
         let end = tr.stream_offset();
         tree.spool.flush().map_err(TreeError::Spool)?;
