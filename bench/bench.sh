@@ -10,6 +10,9 @@
 #   veritysetup format huge.tar hash.img     (peer: only hashes the tar bytes, one thread)
 #   layerseal layer --format erofs [--tar-index] (EROFS for containerd; peers: veritysetup
 #                                              format, with 512-byte blocks for tar-index)
+#   layerseal layer --format erofs --mkfs-options "-T0 --mkfs-time --sort=none"
+#                                            (Kata's differ setting, streamed; peers: veritysetup
+#                                             format, and mkfs.erofs 1.9 alone when built)
 #   layerseal fsverity-digest huge.tar       (peer: fsverity-utils' fsverity digest)
 #   layerseal composefs pull / compute-id --image of the OCI image [usrbase, huge.tar]
 #                                            (peer: fsverity digest of the same files,
@@ -28,6 +31,7 @@ if [ ! -f "$work/huge.tar" ]; then
     mv "$work/corpus/huge.tar" "$work/huge.tar"
     rm -rf "$work/corpus"
 fi
+[ -f "$work/huge.tar.gz" ] || gzip -1 -c "$work/huge.tar" > "$work/huge.tar.gz"
 (cd "$here" && cargo build --release -q)
 bin=$here/target/release/layerseal
 cat "$work/huge.tar" > /dev/null   # warm the page cache for everyone
@@ -46,6 +50,15 @@ measure "layerseal layer (hash only)" "$bin" layer "$work/huge.tar"
 measure "layerseal layer -o VHD" "$bin" layer "$work/huge.tar" -o "$work/out.vhd" --vhd
 measure "erofs (hash only)" "$bin" layer "$work/huge.tar" --format erofs --erofs-uuid $uuid
 measure "erofs tar-index (hash only)" "$bin" layer "$work/huge.tar" --format erofs --tar-index --erofs-uuid $uuid
+measure "erofs --sort=none (hash only)" "$bin" layer "$work/huge.tar" --format erofs --erofs-uuid $uuid \
+    --mkfs-options "-T0 --mkfs-time --sort=none"
+measure "erofs --sort=none gzip (hash only)" "$bin" layer "$work/huge.tar.gz" --format erofs --erofs-uuid $uuid \
+    --mkfs-options "-T0 --mkfs-time --sort=none"
+if [ -x /opt/erofs-utils/bin/mkfs.erofs ]; then
+    measure "mkfs.erofs 1.9 --sort=none" sh -c "/opt/erofs-utils/bin/mkfs.erofs --tar=f --aufs --quiet \
+        -Enoinline_data -b4096 -T0 --mkfs-time --sort=none -U $uuid '$work/mkfs.erofs' < '$work/huge.tar'"
+    rm -f "$work/mkfs.erofs"
+fi
 have_fsverity=0
 if command -v fsverity >/dev/null; then
     have_fsverity=1
@@ -75,6 +88,10 @@ ratio "layerseal layer (hash only)" "veritysetup format"
 ratio "layerseal layer -o VHD" "veritysetup format"
 ratio "erofs (hash only)" "veritysetup format"
 ratio "erofs tar-index (hash only)" "veritysetup format 512"
+ratio "erofs --sort=none (hash only)" "veritysetup format"
+if [ -x /opt/erofs-utils/bin/mkfs.erofs ]; then
+    ratio "erofs --sort=none (hash only)" "mkfs.erofs 1.9 --sort=none"
+fi
 if [ "$have_fsverity" = 1 ]; then
     ratio "layerseal fsverity-digest" "fsverity digest"
     ratio "composefs pull (import+id)" "fsverity digest (extracted)"
