@@ -3,7 +3,7 @@
 //! snapshotter, with the options a differ is configured with
 //! ([`options`]: `-T`, `--mkfs-time`, `--sort=none`): [`tree`] (tar → tree
 //! with mkfs's rules), [`alloc`] (its block allocator), [`build`]
-//! (traversal, jobs, image bytes), [`format`] (on-disk structures).
+//! (traversal, jobs, image bytes), [`format`](mod@format) (on-disk structures).
 //!
 //! By default file data is laid out in path order, so it is spooled while
 //! the tar is read; with `--sort=none` mkfs puts it in tar order from block

@@ -498,7 +498,7 @@ pub(super) fn with_loopback_fallback<T>(
 }
 
 /// Resolve `reference` on its registry for `platform` (loopback
-/// registries also over plain HTTP, see [`with_loopback_fallback`]).
+/// registries also over plain HTTP, retried over HTTP when HTTPS fails).
 pub fn open(
     reference: &str,
     platform: &Platform,
