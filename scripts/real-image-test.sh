@@ -64,6 +64,42 @@ head -c 100000000 "$out/bookworm.docker-archive.tar" > "$work/cut.tar"
 if err=$("$dv" --tarball "$work/cut.tar" roothash 2>&1); then bad "truncated archive accepted"
 else ok "truncated docker-archive: ${err%%$'\n'*}"; fi
 
+# --- dmverity-vhd's rule for a docker-archive listing several images:
+# --tarball without -i reads the first element of manifest.json. Built
+# here: a 2-layer image (the first two layers) listed before the full one.
+python3 - "$out/bookworm.docker-archive.tar" "$work/two-images.tar" <<'PY'
+import hashlib, io, json, sys, tarfile
+src, dst = sys.argv[1], sys.argv[2]
+with tarfile.open(src) as t, tarfile.open(dst, "w") as o:
+    manifest = json.load(t.extractfile("manifest.json"))
+    full = manifest[0]
+    cfg = json.load(t.extractfile(full["Config"]))
+    cfg["rootfs"]["diff_ids"] = cfg["rootfs"]["diff_ids"][:2]
+    cfg["history"] = [h for h in cfg.get("history", []) if not h.get("empty_layer")][:2]
+    small_cfg = json.dumps(cfg).encode()
+    small_name = hashlib.sha256(small_cfg).hexdigest() + ".json"
+    for m in t.getmembers():
+        if m.name != "manifest.json":
+            o.addfile(m, t.extractfile(m) if m.isreg() else None)
+    info = tarfile.TarInfo(small_name); info.size = len(small_cfg)
+    o.addfile(info, io.BytesIO(small_cfg))
+    small = {"Config": small_name, "RepoTags": ["small:latest"], "Layers": full["Layers"][:2]}
+    data = json.dumps([small, full]).encode()
+    info = tarfile.TarInfo("manifest.json"); info.size = len(data)
+    o.addfile(info, io.BytesIO(data))
+PY
+two_json=$("$dv" --tarball "$work/two-images.tar" roothash 2>"$work/two.err")
+want_two=$(printf '%s' "$ref_json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({"layers": d["layers"][:2]}, indent=2))')
+if [ "$two_json" = "$want_two" ] && grep -q "first image" "$work/two.err"; then
+    ok "dmverity-vhd --tarball with two images: the first one's 2 root hashes (as upstream), noted on stderr"
+else
+    bad "dmverity-vhd --tarball with two images: $two_json / $(cat "$work/two.err")"
+fi
+if "$ls" roothash --no-cache "docker-archive:$work/two-images.tar" >/dev/null 2>&1; then
+    bad "layerseal roothash accepted an archive with two images without a name"
+else ok "layerseal roothash asks for a name when an archive holds two images"; fi
+rm -f "$work/two-images.tar"
+
 # --- EROFS: every real layer byte-for-byte against a live mkfs.erofs 1.9
 # (scripts/install-erofs-utils.sh), full and tar-index, and its fsck.
 mkfs=/opt/erofs-utils/bin/mkfs.erofs

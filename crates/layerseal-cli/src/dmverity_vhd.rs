@@ -320,13 +320,32 @@ fn image_source(g: &goflag::Parsed, p: &goflag::Parsed) -> Result<(ImageRef, Pla
     check_platform(platform_text)?;
     let platform = Platform::parse(platform_text).map_err(fail)?;
     let r = if let Some(t) = g.string("tarball") {
-        ImageRef::Archive(PathBuf::from(t), input.map(str::to_string))
+        let name = match input {
+            Some(i) => Some(i.to_string()),
+            None => first_image_when_several(Path::new(t), &platform),
+        };
+        ImageRef::Archive(PathBuf::from(t), name)
     } else if g.bool("docker") {
         ImageRef::DockerDaemon(input.expect("checked").to_string())
     } else {
         ImageRef::Registry(input.expect("checked").to_string())
     };
     Ok((r, platform))
+}
+
+/// Upstream's rule for a tarball without `-i`: a docker-archive whose
+/// manifest.json lists several images is read as its first element
+/// (`@0`). Said on stderr, since the other images are ignored.
+fn first_image_when_several(path: &Path, platform: &Platform) -> Option<String> {
+    match layerseal::source::open_archive(path, None, platform) {
+        Err(layerseal::source::SourceError::Ambiguous(why))
+            if layerseal::source::open_archive(path, Some("@0"), platform).is_ok() =>
+        {
+            eprintln!("note: {why}; using the first image, as dmverity-vhd does");
+            Some("@0".into())
+        }
+        _ => None,
+    }
 }
 
 /// `-u/-p` as upstream (both or neither), else the docker config.

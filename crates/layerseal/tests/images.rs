@@ -594,3 +594,54 @@ fn docker25_archives_by_seek_and_by_stream() {
         want
     );
 }
+
+/// A docker-archive with two images (the second has one layer more):
+/// without a name it is ambiguous; `@0` / `@1` pick by position as
+/// skopeo's `docker-archive:FILE:@N` does, and dmverity-vhd's rule
+/// (`--tarball` without `-i`: the first) has a name to use.
+#[test]
+fn docker_archive_with_two_images_by_index() {
+    use layerseal::source::{open_archive, Platform, SourceError};
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("two.tar");
+    let raw = [common::layer("basic.tar"), common::layer("whiteouts.tar")];
+    let ids: Vec<String> = raw.iter().map(|r| format!("sha256:{}", sha(r))).collect();
+    let cfg1 = config(&ids[..1], "amd64");
+    let cfg2 = config(&ids, "amd64");
+    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    let mut names = Vec::new();
+    for (i, r) in raw.iter().enumerate() {
+        let name = format!("id{i}/layer.tar");
+        append(&mut b, &name, r);
+        names.push(name);
+    }
+    append(&mut b, &format!("{}.json", sha(&cfg1)), &cfg1);
+    append(&mut b, &format!("{}.json", sha(&cfg2)), &cfg2);
+    let m = serde_json::to_vec(&json!([
+        {"Config": format!("{}.json", sha(&cfg1)), "RepoTags": ["one:latest"], "Layers": &names[..1]},
+        {"Config": format!("{}.json", sha(&cfg2)), "RepoTags": ["two:latest"], "Layers": names},
+    ]))
+    .unwrap();
+    append(&mut b, "manifest.json", &m);
+    b.finish().unwrap();
+    let p = Platform::parse("linux/amd64").unwrap();
+    match open_archive(&path, None, &p) {
+        Err(SourceError::Ambiguous(why)) => {
+            assert!(
+                why.contains("one:latest") && why.contains("two:latest"),
+                "{why}"
+            )
+        }
+        other => panic!("not ambiguous: {:?}", other.map(|i| i.layers.len())),
+    }
+    assert_eq!(open_archive(&path, Some("@0"), &p).unwrap().layers.len(), 1);
+    assert_eq!(open_archive(&path, Some("@1"), &p).unwrap().layers.len(), 2);
+    assert_eq!(
+        open_archive(&path, Some("two"), &p).unwrap().layers.len(),
+        2
+    );
+    assert!(matches!(
+        open_archive(&path, Some("@2"), &p),
+        Err(SourceError::NotFound(_))
+    ));
+}

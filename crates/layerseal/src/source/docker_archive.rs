@@ -58,6 +58,18 @@ pub fn resolve(store: Arc<dyn Store>, reference: Option<&str>) -> Result<Image, 
             .unwrap_or_default()
     };
     let chosen = match reference {
+        // skopeo's `docker-archive:FILE:@N`: the Nth image of manifest.json.
+        Some(r) if r.starts_with('@') => {
+            let n: usize = r[1..].parse().map_err(|_| {
+                SourceError::NotFound(format!("{where_}: {r:?} is not an image index (@N)"))
+            })?;
+            images.get(n).ok_or_else(|| {
+                SourceError::NotFound(format!(
+                    "{where_}: image index {r} out of range ({} images)",
+                    images.len()
+                ))
+            })?
+        }
         Some(r) => {
             let want = normalize_ref(r);
             match images

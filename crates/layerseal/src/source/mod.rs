@@ -19,5 +19,5 @@ pub use digest::Digest;
 pub use error::SourceError;
 pub use image::{Image, Layer};
 pub use platform::Platform;
-pub use reference::{open_image, open_image_with, ImageRef};
+pub use reference::{open_archive, open_image, open_image_with, ImageRef};
 pub use registry::RegistryOptions;
