@@ -264,3 +264,66 @@ fn native_layer_and_verify() {
     let out = layerseal(&["layer"], dir.path());
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A USTAR header block (name ≤ 100 bytes) with a valid checksum.
+fn ustar_header(name: &[u8], typeflag: u8, size: u64) -> Vec<u8> {
+    let mut b = [0u8; 512];
+    b[..name.len()].copy_from_slice(name);
+    b[100..108].copy_from_slice(b"0000644\0");
+    b[108..116].copy_from_slice(b"0000000\0");
+    b[116..124].copy_from_slice(b"0000000\0");
+    b[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    b[136..148].copy_from_slice(b"14524770400\0");
+    b[148..156].fill(b' ');
+    b[156] = typeflag;
+    b[257..263].copy_from_slice(b"ustar\0");
+    b[263..265].copy_from_slice(b"00");
+    let sum: u32 = b.iter().map(|&c| u32::from(c)).sum();
+    b[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    b.to_vec()
+}
+
+/// One regular file whose PAX path is `path`, then the end marker.
+fn tar_with_pax_path(path: &[u8]) -> Vec<u8> {
+    let body_len = b" path=".len() + path.len() + 1;
+    let mut n = body_len + 1;
+    while n.to_string().len() + body_len != n {
+        n = n.to_string().len() + body_len;
+    }
+    let mut rec = format!("{n} path=").into_bytes();
+    rec.extend_from_slice(path);
+    rec.push(b'\n');
+    let mut out = ustar_header(b"PaxHeaders/x", b'x', rec.len() as u64);
+    rec.resize(rec.len().div_ceil(512) * 512, 0);
+    out.extend_from_slice(&rec);
+    out.extend_from_slice(&ustar_header(b"x", b'0', 1));
+    let mut data = vec![0u8; 512];
+    data[0] = b'x';
+    out.extend_from_slice(&data);
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+/// A refused 5000-byte name is quoted in short (both ends and its length),
+/// not printed whole, by every command that reads layers.
+#[test]
+fn errors_quote_long_names_in_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut name = b"d/".to_vec();
+    name.extend(std::iter::repeat_n(b'x', 5000));
+    std::fs::write(dir.path().join("long.tar"), tar_with_pax_path(&name)).unwrap();
+    for args in [
+        &["layer", "long.tar"][..],
+        &["layer", "long.tar", "--format", "erofs"],
+    ] {
+        let out = layerseal(args, dir.path());
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains("(5002 bytes)"), "{args:?}: {err}");
+        assert!(err.len() < 1000, "{args:?}: {} bytes of message", err.len());
+    }
+    let out = dmverity_vhd(&["tar2hashed", "-i", "long.tar", "-o", "o.img"], dir.path());
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).len() < 1000, "{}", text(&out.stderr));
+    assert!(!dir.path().join("o.img").exists());
+}

@@ -21,5 +21,6 @@ pub mod source;
 pub mod stream_archive;
 pub mod tar;
 pub mod tee;
+pub mod text;
 pub mod verity;
 pub mod vhd;

@@ -645,3 +645,47 @@ fn docker_archive_with_two_images_by_index() {
         Err(SourceError::NotFound(_))
     ));
 }
+
+/// A descriptor whose size does not match its blob (digest right) is an
+/// error naming the blob and both sizes, for the manifest and the config.
+#[test]
+fn descriptor_sizes_are_checked() {
+    use layerseal::source::{open_image, ImageRef, Platform};
+    let p = Platform::parse("linux/amd64").unwrap();
+    for target in ["manifest", "config"] {
+        let d = tempfile::tempdir().unwrap();
+        let mut files = oci_layout(false);
+        let (ii, _) = files
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.0 == "index.json")
+            .unwrap();
+        let mut index: serde_json::Value = serde_json::from_slice(&files[ii].1).unwrap();
+        if target == "manifest" {
+            index["manifests"][0]["size"] = json!(7);
+            files[ii].1 = serde_json::to_vec(&index).unwrap();
+        } else {
+            // Rewrite the manifest with a wrong config size, then re-point the index.
+            let mdig = index["manifests"][0]["digest"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let mpath = format!("blobs/sha256/{}", &mdig[7..]);
+            let mi = files.iter().position(|f| f.0 == mpath).unwrap();
+            let mut m: serde_json::Value = serde_json::from_slice(&files[mi].1).unwrap();
+            m["config"]["size"] = json!(3);
+            let bytes = serde_json::to_vec(&m).unwrap();
+            files.push((format!("blobs/sha256/{}", sha(&bytes)), bytes.clone()));
+            index["manifests"][0]["digest"] = json!(format!("sha256:{}", sha(&bytes)));
+            index["manifests"][0]["size"] = json!(bytes.len());
+            files[ii].1 = serde_json::to_vec(&index).unwrap();
+        }
+        write_dir(d.path(), &files);
+        let r = ImageRef::parse(&format!("oci:{}", d.path().display())).unwrap();
+        let err = open_image(&r, &p)
+            .err()
+            .expect("accepted a wrong size")
+            .to_string();
+        assert!(err.contains("declares"), "{target}: {err}");
+    }
+}

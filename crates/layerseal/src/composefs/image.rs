@@ -152,8 +152,8 @@ fn pick_version(dump: &Dump, opts: &ImageOptions) -> Result<u32, ImageError> {
 
 fn node_error(dump: &Dump, w: &Work, message: String) -> ImageError {
     let path = match w.node {
-        Some(n) => String::from_utf8_lossy(&dump.path(n)).into_owned(),
-        None => format!("/{}", String::from_utf8_lossy(&w.name)),
+        Some(n) => crate::text::shown(&dump.path(n)),
+        None => format!("/{}", crate::text::shown(&w.name)),
     };
     ImageError::Node { path, message }
 }

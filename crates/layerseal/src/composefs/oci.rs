@@ -232,7 +232,7 @@ fn split_path(path: &[u8]) -> Result<SplitPath<'_>, String> {
 }
 
 fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    crate::text::shown(b)
 }
 
 /// The PAX `mtime` fraction as cfsctl reads it: 9 or more digits use the

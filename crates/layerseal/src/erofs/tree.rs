@@ -79,7 +79,7 @@ pub enum TreeError {
 
 fn entry_err(path: &[u8], message: impl Into<String>) -> TreeError {
     TreeError::Entry {
-        path: String::from_utf8_lossy(path).into_owned(),
+        path: crate::text::shown(path),
         message: message.into(),
     }
 }

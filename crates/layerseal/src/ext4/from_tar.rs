@@ -46,7 +46,7 @@ impl ConvertError {
         match &self.entry {
             Some(e) => format!(
                 "entry \"{}\" at tar offset {}",
-                String::from_utf8_lossy(e),
+                crate::text::shown(e),
                 self.offset
             ),
             None => format!("tar offset {}", self.offset),
@@ -115,7 +115,7 @@ pub fn convert<R: Read, S: BlockSink>(
         let at = tr.entry_offset();
         let name = h.name.as_slice();
         let err = |e: Ext4Error, ctx: Option<String>| fs_error(e, ctx, name, at);
-        let shown = String::from_utf8_lossy(name).into_owned();
+        let shown = crate::text::shown(name);
         fs.make_parents(name).map_err(|e| {
             err(
                 e,
@@ -125,7 +125,7 @@ pub fn convert<R: Read, S: BlockSink>(
 
         let (dir, file) = path::split(name);
         if file.starts_with(WHITEOUT_PREFIX) {
-            let file_shown = String::from_utf8_lossy(file).into_owned();
+            let file_shown = crate::text::shown(file);
             if file == OPAQUE_WHITEOUT {
                 let mut f = fs.stat(dir).map_err(|e| {
                     err(

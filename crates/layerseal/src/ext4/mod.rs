@@ -44,7 +44,7 @@ pub enum Ext4Error {
 impl Ext4Error {
     /// Go's `fmt.Errorf("%s: %w", name, err)`.
     fn prefixed(self, name: &[u8]) -> Self {
-        let name = String::from_utf8_lossy(name);
+        let name = crate::text::shown(name);
         match self {
             Ext4Error::Rejected(m) => Ext4Error::Rejected(format!("{name}: {m}")),
             Ext4Error::TooBig(m) => Ext4Error::TooBig(format!("{name}: {m}")),

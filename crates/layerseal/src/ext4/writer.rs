@@ -68,7 +68,7 @@ pub struct Writer<S: BlockSink> {
 }
 
 fn show(name: &[u8]) -> String {
-    String::from_utf8_lossy(name).into_owned()
+    crate::text::shown(name)
 }
 
 fn rejected(msg: String) -> Ext4Error {

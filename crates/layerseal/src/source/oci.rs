@@ -41,14 +41,21 @@ fn descriptor_platform(d: &Value) -> Option<Platform> {
     ))
 }
 
-/// Read a blob the descriptor points at, checking its digest.
-fn read_blob_json(store: &dyn Store, d: &Digest, what: &str) -> Result<Value, SourceError> {
-    read_json_checked(store, d, what, false)
+/// Read a blob the descriptor `desc` points at, checking its digest and
+/// the size the descriptor declares.
+fn read_blob_json(
+    store: &dyn Store,
+    d: &Digest,
+    desc: &Value,
+    what: &str,
+) -> Result<Value, SourceError> {
+    read_json_checked(store, d, desc["size"].as_u64(), what, false)
 }
 
 fn read_json_checked(
     store: &dyn Store,
     d: &Digest,
+    declared_size: Option<u64>,
     what: &str,
     manifest: bool,
 ) -> Result<Value, SourceError> {
@@ -71,6 +78,17 @@ fn read_json_checked(
             what,
             format!("{path}: digest mismatch: expected {d}, got {got}"),
         ));
+    }
+    if let Some(size) = declared_size {
+        if size != buf.len() as u64 {
+            return Err(malformed(
+                what,
+                format!(
+                    "{path}: its descriptor declares {size} bytes, the blob has {}",
+                    buf.len()
+                ),
+            ));
+        }
     }
     serde_json::from_slice(&buf).map_err(|e| malformed(format!("{what} ({path})"), e))
 }
@@ -117,7 +135,13 @@ fn resolve_descriptor(
     depth: usize,
 ) -> Result<Image, SourceError> {
     let digest = descriptor_digest(desc, reference)?;
-    let doc = read_json_checked(store.as_ref(), &digest, reference, true)?;
+    let doc = read_json_checked(
+        store.as_ref(),
+        &digest,
+        desc["size"].as_u64(),
+        reference,
+        true,
+    )?;
     resolve_document_at(store, doc, digest, platform, reference, depth)
 }
 
@@ -164,7 +188,12 @@ pub fn manifest_image(
     reference: &str,
 ) -> Result<Image, SourceError> {
     let config_digest = descriptor_digest(&manifest["config"], reference)?;
-    let config = read_blob_json(store.as_ref(), &config_digest, reference)?;
+    let config = read_blob_json(
+        store.as_ref(),
+        &config_digest,
+        &manifest["config"],
+        reference,
+    )?;
     let ids = diff_ids(&config, reference)?;
     let layer_descs = manifest["layers"]
         .as_array()
