@@ -12,7 +12,7 @@ use layerseal::composefs::maintenance::{fsck, gc};
 use layerseal::composefs::mount::{mount_image, MountOptions};
 use layerseal::composefs::oci::{IdOptions, XattrFilter};
 use layerseal::composefs::read::image_to_dump;
-use layerseal::composefs::repo::Repository;
+use layerseal::composefs::repo::{LockWait, Repository};
 use layerseal::composefs::seal::seal_tag;
 use layerseal::composefs::sign::Signer;
 use layerseal::composefs::signatures::{
@@ -37,6 +37,10 @@ pub struct ComposefsArgs {
     /// Print results as JSON.
     #[arg(long, global = true)]
     json: bool,
+    /// Fail at once when another process holds the repository lock (a gc
+    /// running, or for gc: the repository in use) instead of waiting.
+    #[arg(long, global = true)]
+    no_wait: bool,
     #[command(subcommand)]
     verb: Verb,
 }
@@ -236,8 +240,23 @@ fn repo_path(args: &ComposefsArgs) -> Result<&Path, String> {
         .ok_or_else(|| "this command needs --repo DIR (or LAYERSEAL_COMPOSEFS_REPO)".into())
 }
 
+fn lock_wait(args: &ComposefsArgs) -> LockWait {
+    if args.no_wait {
+        LockWait::NoWait
+    } else {
+        LockWait::Wait
+    }
+}
+
 fn open_repo(args: &ComposefsArgs) -> Result<Repository, String> {
-    Repository::open(repo_path(args)?).map_err(|e| e.to_string())
+    Repository::open_with(repo_path(args)?, lock_wait(args)).map_err(|e| e.to_string())
+}
+
+/// Open for a command that writes: first remove what killed writers left.
+fn open_repo_to_write(args: &ComposefsArgs) -> Result<Repository, String> {
+    let repo = open_repo(args)?;
+    repo.remove_stale_temporaries();
+    Ok(repo)
 }
 
 fn read_file(p: &Path) -> Result<Vec<u8>, String> {
@@ -321,8 +340,8 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
         }
         Verb::Init => {
             let path = repo_path(&args)?;
-            let repo =
-                Repository::init(path, hash(Algorithm::Sha512)).map_err(|e| e.to_string())?;
+            let repo = Repository::init_with(path, hash(Algorithm::Sha512), lock_wait(&args))
+                .map_err(|e| e.to_string())?;
             let alg = layerseal::composefs::repo::algorithm_name(repo.algorithm());
             print_json(json, json!({"repo": path, "algorithm": alg}), || {
                 println!("initialized {} ({alg})", path.display())
@@ -335,7 +354,7 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
             id,
             from,
         } => {
-            let repo = open_repo(&args)?;
+            let repo = open_repo_to_write(&args)?;
             let (image, _spool) = open_source(source, from)?;
             let (progress, _bars) = layer_progress(&image);
             let opts = PullOptions {
@@ -391,7 +410,7 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
             Ok(exit::OK)
         }
         Verb::Sign { tag, cert, key } => {
-            let repo = open_repo(&args)?;
+            let repo = open_repo_to_write(&args)?;
             let signer =
                 Signer::from_pem(&read_file(cert)?, &read_file(key)?).map_err(|e| e.to_string())?;
             let art = sign_tag(&repo, tag, &signer).map_err(|e| e.to_string())?;
@@ -450,7 +469,7 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
             push,
             registry_args,
         } => {
-            let repo = open_repo(&args)?;
+            let repo = open_repo_to_write(&args)?;
             let signer = match (cert, key) {
                 (Some(c), Some(k)) => Some(
                     Signer::from_pem(&read_file(c)?, &read_file(k)?).map_err(|e| e.to_string())?,
@@ -542,7 +561,7 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
             })
         }
         Verb::Gc { dry_run } => {
-            let repo = open_repo(&args)?;
+            let repo = open_repo_to_write(&args)?;
             let report = gc(&repo, *dry_run).map_err(|e| e.to_string())?;
             print_json(
                 json,

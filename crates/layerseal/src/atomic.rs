@@ -1,5 +1,7 @@
 //! Outputs appear whole or not at all: write `NAME.tmp-PID-N` beside the
-//! target, fsync, rename. Dropped before `commit` → the temporary is removed.
+//! target, fsync, rename, fsync the directory. Dropped before `commit` →
+//! the temporary is removed; a process killed before that leaves it, and
+//! the next run writing the same name removes it (its PID is gone).
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -29,6 +31,7 @@ impl AtomicFile {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let tmp = target.with_file_name(tmp_name);
+        remove_stale_temporaries(target);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -55,7 +58,52 @@ impl AtomicFile {
         file.sync_all()?;
         drop(file);
         std::fs::rename(&self.tmp, &self.target)?;
-        Ok(())
+        // The rename itself must reach the disk before we say "done".
+        sync_parent(&self.target)
+    }
+}
+
+/// fsync the directory holding `path` (a rename or new entry in it).
+pub fn sync_parent(path: &Path) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
+/// Whether process `pid` is alive (on this machine's /proc).
+pub fn pid_alive(pid: u32) -> bool {
+    Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// The writer PID in a temporary name `PREFIX<pid>-…`, if any.
+pub fn temporary_pid(name: &str, prefix: &str) -> Option<u32> {
+    name.strip_prefix(prefix)?.split('-').next()?.parse().ok()
+}
+
+/// Remove `NAME.tmp-PID-N` files beside `target` whose writer is gone
+/// (killed runs); those of live processes are theirs.
+pub fn remove_stale_temporaries(target: &Path) {
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.tmp-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let n = e.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = temporary_pid(&n, &prefix) {
+            if !pid_alive(pid) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 

@@ -7,6 +7,8 @@
 //! [`layer`] wires them for one layer; [`sink`] is where filesystem writers
 //! put blocks; [`atomic`] makes outputs appear whole or not at all.
 
+#![deny(unsafe_code)]
+
 pub mod atomic;
 pub mod check;
 pub mod composefs;
@@ -19,6 +21,7 @@ pub mod pipeline;
 pub mod sink;
 pub mod source;
 pub mod stream_archive;
+mod sys;
 pub mod tar;
 pub mod tee;
 pub mod text;

@@ -145,6 +145,14 @@ fn rel(repo: &Repository, p: &Path) -> String {
 
 pub fn fsck(repo: &Repository) -> Result<FsckReport, RepoError> {
     let mut report = FsckReport::default();
+    for (path, alive) in repo.temporaries() {
+        if !alive {
+            report.problems.push(format!(
+                "{}: temporary file of an interrupted write (gc or the next pull removes it)",
+                rel(repo, &path)
+            ));
+        }
+    }
     let mut present = HashSet::new();
     for (path, named) in objects(repo)? {
         report.objects += 1;
@@ -200,6 +208,11 @@ pub fn fsck(repo: &Repository) -> Result<FsckReport, RepoError> {
 }
 
 pub fn gc(repo: &Repository, dry_run: bool) -> Result<GcReport, RepoError> {
+    // No writer may run while objects are judged unreferenced.
+    let _exclusive = repo.exclusive()?;
+    if !dry_run {
+        repo.remove_stale_temporaries();
+    }
     let mut marked: HashSet<Vec<u8>> = HashSet::new();
     let mut queue: Vec<Vec<u8>> = Vec::new();
     for dir in ["streams/refs", "images/refs"] {

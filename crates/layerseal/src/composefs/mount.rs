@@ -10,7 +10,6 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -32,94 +31,24 @@ fn cstr(p: &Path) -> Result<CString, MountError> {
         .map_err(|_| MountError::Invalid(format!("{}: NUL in path", p.display())))
 }
 
-fn mount(
-    src: &Path,
-    target: &Path,
-    fstype: &str,
-    flags: libc::c_ulong,
-    data: &str,
-) -> io::Result<()> {
-    let src = CString::new(src.as_os_str().as_bytes())?;
-    let target = CString::new(target.as_os_str().as_bytes())?;
-    let fstype = CString::new(fstype)?;
-    let data = CString::new(data)?;
-    // SAFETY: all pointers are valid NUL-terminated strings for the call.
-    let rc = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            target.as_ptr(),
-            fstype.as_ptr(),
-            flags,
-            data.as_ptr().cast(),
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
+use crate::sys::{mount, umount_detach};
 
-fn umount_detach(target: &Path) -> io::Result<()> {
-    let t = CString::new(target.as_os_str().as_bytes())?;
-    // SAFETY: valid NUL-terminated path.
-    if unsafe { libc::umount2(t.as_ptr(), libc::MNT_DETACH) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
-const LOOP_CONFIGURE: libc::c_ulong = 0x4C0A;
 const LO_FLAGS_READ_ONLY: u32 = 1;
 const LO_FLAGS_AUTOCLEAR: u32 = 4;
-
-/// `struct loop_config` with its embedded `loop_info64`.
-#[repr(C)]
-struct LoopConfig {
-    fd: u32,
-    block_size: u32,
-    info: [u8; 232],
-    reserved: [u64; 8],
-}
 
 /// A read-only, auto-clearing loop device over `file` (for kernels whose
 /// EROFS cannot mount a file directly). Returns the device path and an
 /// open handle that keeps it alive until the mount holds it.
 fn loop_device(file: &File) -> Result<(PathBuf, File), MountError> {
     let ctl = File::open("/dev/loop-control").map_err(sys("/dev/loop-control"))?;
-    // SAFETY: ioctl without argument on the loop control device.
-    let n = unsafe { libc::ioctl(ctl.as_raw_fd(), LOOP_CTL_GET_FREE as _) };
-    if n < 0 {
-        return Err(sys("LOOP_CTL_GET_FREE")(io::Error::last_os_error()));
-    }
+    let n = crate::sys::loop_get_free(&ctl).map_err(sys("LOOP_CTL_GET_FREE"))?;
     let path = PathBuf::from(format!("/dev/loop{n}"));
     let dev = File::options()
         .read(true)
         .open(&path)
         .map_err(sys(path.display().to_string()))?;
-    let mut cfg = LoopConfig {
-        fd: file.as_raw_fd() as u32,
-        block_size: 0,
-        info: [0; 232],
-        reserved: [0; 8],
-    };
-    // loop_info64.lo_flags is at offset 52.
-    cfg.info[52..56].copy_from_slice(&(LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR).to_ne_bytes());
-    // SAFETY: cfg is a properly laid out loop_config living across the call.
-    let rc = unsafe {
-        libc::ioctl(
-            dev.as_raw_fd(),
-            LOOP_CONFIGURE as _,
-            &cfg as *const LoopConfig,
-        )
-    };
-    if rc < 0 {
-        return Err(sys(format!("LOOP_CONFIGURE {}", path.display()))(
-            io::Error::last_os_error(),
-        ));
-    }
+    crate::sys::loop_configure(&dev, file, LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR)
+        .map_err(sys(format!("LOOP_CONFIGURE {}", path.display())))?;
     Ok((path, dev))
 }
 

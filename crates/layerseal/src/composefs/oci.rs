@@ -72,9 +72,14 @@ pub fn digest_exact(
         inner: data.take(size),
         n: 0,
     };
-    // Small files: one thread, no pool start-up.
-    let threads = if size <= 1 << 20 { 1 } else { threads };
-    let d = fsverity::digest(&mut counted, algorithm, threads)?;
+    // Small files: in memory on this thread, no worker start-up.
+    let d = if size <= fsverity::SMALL {
+        let mut buf = Vec::with_capacity(size as usize);
+        counted.read_to_end(&mut buf)?;
+        fsverity::digest_bytes(&buf, algorithm)?
+    } else {
+        fsverity::digest(&mut counted, algorithm, threads)?
+    };
     if counted.n != size {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,

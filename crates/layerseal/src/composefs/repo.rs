@@ -31,6 +31,18 @@ pub enum RepoError {
     Io { path: PathBuf, source: io::Error },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error(
+        "{path}: the repository is locked by another process ({what}); not waiting (--no-wait)"
+    )]
+    Locked { path: PathBuf, what: &'static str },
+}
+
+/// Waiting for the repository lock: block (saying so on stderr), or fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LockWait {
+    #[default]
+    Wait,
+    NoWait,
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> RepoError + '_ {
@@ -56,11 +68,80 @@ fn parse_algorithm(s: &str) -> Option<Algorithm> {
     }
 }
 
+/// An open repository. It holds composefs-rs's lock for as long as it is
+/// open: `flock` on the repository directory itself, shared; `gc` takes it
+/// exclusive while it runs ([`Repository::exclusive`]), so no collection
+/// can remove an object a concurrent writer (layerseal or cfsctl) has
+/// stored or is about to name.
 pub struct Repository {
     root: PathBuf,
     algorithm: Algorithm,
     /// Hashing threads for large objects (0 = all cores).
     pub threads: usize,
+    lock: fs::File,
+    wait: LockWait,
+    /// `objects/XX` directories known to exist (made once per process).
+    fanout: [std::sync::atomic::AtomicBool; 256],
+}
+
+/// Objects up to this size are read into memory, hashed on the calling
+/// thread and written only when absent.
+const SMALL_OBJECT: u64 = 1 << 20;
+
+static TEMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The exclusive repository lock; dropping it goes back to shared.
+pub struct ExclusiveLock<'a> {
+    repo: &'a Repository,
+}
+
+impl Drop for ExclusiveLock<'_> {
+    fn drop(&mut self) {
+        // flock converts the lock in place: back to shared, as composefs-rs.
+        let _ = self.repo.lock.lock_shared();
+    }
+}
+
+/// Take `file`'s flock (shared or exclusive), waiting with a notice or
+/// failing fast.
+fn take_lock(
+    file: &fs::File,
+    root: &Path,
+    exclusive: bool,
+    wait: LockWait,
+) -> Result<(), RepoError> {
+    let what = if exclusive { "exclusive" } else { "shared" };
+    let tried = if exclusive {
+        file.try_lock()
+    } else {
+        file.try_lock_shared()
+    };
+    match tried {
+        Ok(()) => Ok(()),
+        Err(fs::TryLockError::Error(e)) => Err(io_at(root)(e)),
+        Err(fs::TryLockError::WouldBlock) => {
+            if wait == LockWait::NoWait {
+                return Err(RepoError::Locked {
+                    path: root.to_path_buf(),
+                    what: if exclusive {
+                        "it is in use"
+                    } else {
+                        "a gc is running"
+                    },
+                });
+            }
+            eprintln!(
+                "layerseal: waiting for the {what} lock on repository {}…",
+                root.display()
+            );
+            let r = if exclusive {
+                file.lock()
+            } else {
+                file.lock_shared()
+            };
+            r.map_err(io_at(root))
+        }
+    }
 }
 
 /// `oci` tag → file name under `streams/refs/oci/`.
@@ -72,8 +153,13 @@ impl Repository {
     /// Create a repository (or open an existing one with the same
     /// algorithm).
     pub fn init(root: &Path, algorithm: Algorithm) -> Result<Self, RepoError> {
+        Self::init_with(root, algorithm, LockWait::Wait)
+    }
+
+    /// [`Repository::init`] with a lock-waiting policy.
+    pub fn init_with(root: &Path, algorithm: Algorithm, wait: LockWait) -> Result<Self, RepoError> {
         if root.join("meta.json").exists() {
-            let repo = Self::open(root)?;
+            let repo = Self::open_with(root, wait)?;
             if repo.algorithm != algorithm {
                 return Err(RepoError::Invalid {
                     path: root.join("meta.json"),
@@ -100,16 +186,27 @@ impl Repository {
             "erofs_formats": {"default": 1}
         });
         let text = serde_json::to_vec_pretty(&meta).expect("json");
+        let lock = fs::File::open(root).map_err(io_at(root))?;
+        take_lock(&lock, root, false, wait)?;
         let meta_path = root.join("meta.json");
         crate::atomic::write_file(&meta_path, &text).map_err(io_at(&meta_path))?;
         Ok(Repository {
             root: root.to_path_buf(),
             algorithm,
             threads: 0,
+            lock,
+            wait,
+            fanout: std::array::from_fn(|_| std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
+    /// Open a repository, waiting for its shared lock if a gc holds it.
     pub fn open(root: &Path) -> Result<Self, RepoError> {
+        Self::open_with(root, LockWait::Wait)
+    }
+
+    /// [`Repository::open`] with a lock-waiting policy.
+    pub fn open_with(root: &Path, wait: LockWait) -> Result<Self, RepoError> {
         let path = root.join("meta.json");
         let text = fs::read(&path).map_err(io_at(&path))?;
         let invalid = |message: String| RepoError::Invalid {
@@ -130,11 +227,63 @@ impl Repository {
             .as_str()
             .and_then(parse_algorithm)
             .ok_or_else(|| invalid(format!("unknown algorithm {}", meta["algorithm"])))?;
+        // The directory itself, read-only, as composefs-rs locks it.
+        let lock = fs::File::open(root).map_err(io_at(root))?;
+        take_lock(&lock, root, false, wait)?;
         Ok(Repository {
             root: root.to_path_buf(),
             algorithm,
             threads: 0,
+            lock,
+            wait,
+            fanout: std::array::from_fn(|_| std::sync::atomic::AtomicBool::new(false)),
         })
+    }
+
+    /// Temporary files of writers that died (`.tmp-PID-…` in `objects/`,
+    /// `.tmp-link-PID` beside links): (path, writer alive).
+    pub fn temporaries(&self) -> Vec<(PathBuf, bool)> {
+        let mut out = Vec::new();
+        let mut dirs = vec![self.root.join("objects")];
+        for d in ["streams", "images"] {
+            dirs.push(self.root.join(d));
+            dirs.push(self.root.join(d).join("refs"));
+        }
+        dirs.push(self.root.join("streams/refs/oci"));
+        for dir in dirs {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                let pid = crate::atomic::temporary_pid(&n, ".tmp-link-")
+                    .or_else(|| crate::atomic::temporary_pid(&n, ".tmp-"));
+                if n.starts_with(".tmp-") {
+                    let alive = pid.is_some_and(crate::atomic::pid_alive);
+                    out.push((e.path(), alive));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Remove the temporaries of writers that died; returns how many.
+    pub fn remove_stale_temporaries(&self) -> usize {
+        let mut n = 0;
+        for (p, alive) in self.temporaries() {
+            if !alive && fs::remove_file(&p).is_ok() {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Hold the lock exclusively (for `gc`): waits until no other process
+    /// has the repository open. Back to shared when the guard drops.
+    pub fn exclusive(&self) -> Result<ExclusiveLock<'_>, RepoError> {
+        take_lock(&self.lock, &self.root, true, self.wait)?;
+        Ok(ExclusiveLock { repo: self })
     }
 
     pub fn root(&self) -> &Path {
@@ -160,11 +309,80 @@ impl Repository {
         fs::File::open(&p).map_err(io_at(&p))
     }
 
+    /// Make `objects/XX` for `digest` unless this process already did.
+    fn ensure_fanout(&self, digest: &[u8]) -> Result<(), RepoError> {
+        use std::sync::atomic::Ordering;
+        let slot = &self.fanout[usize::from(digest[0])];
+        if slot.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let dir = self.object_path(digest);
+        let dir = dir.parent().expect("objects/XX");
+        match fs::create_dir(dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_at(dir)(e)),
+        }
+        slot.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// A small object from memory: written only when absent, as
+    /// `objects/.tmp-PID-N` (mode 0644 at creation) renamed into place.
+    /// Durability comes from one [`Repository::sync`] before anything
+    /// names it, not an fsync per object.
+    fn put_small(&self, data: &[u8]) -> Result<Vec<u8>, RepoError> {
+        let digest = super::super::verity::fsverity::digest_bytes(data, self.algorithm)
+            .map_err(io_at(&self.root))?;
+        let dest = self.object_path(&digest);
+        if dest.exists() {
+            return Ok(digest);
+        }
+        self.ensure_fanout(&digest)?;
+        static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let tmp = self.root.join("objects").join(format!(
+            ".tmp-{}-s{}",
+            PID.get_or_init(std::process::id),
+            TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let written = (|| {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(&tmp)?;
+            f.write_all(data)?;
+            drop(f);
+            fs::rename(&tmp, &dest)
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_at(&dest)(e));
+        }
+        Ok(digest)
+    }
+
     /// Store `size` bytes of `data` as an object; returns its digest.
     pub fn put_reader(&self, data: &mut dyn Read, size: u64) -> Result<Vec<u8>, RepoError> {
+        if size <= SMALL_OBJECT {
+            let mut buf = Vec::with_capacity(size as usize);
+            data.take(size)
+                .read_to_end(&mut buf)
+                .map_err(io_at(&self.root))?;
+            if buf.len() as u64 != size {
+                return Err(io_at(&self.root)(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("file data ends after {} of {size} bytes", buf.len()),
+                )));
+            }
+            return self.put_small(&buf);
+        }
         let dir = self.root.join("objects");
+        let prefix = format!(".tmp-{}-", std::process::id());
         let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
+            .prefix(&prefix)
             .tempfile_in(&dir)
             .map_err(io_at(&dir))?;
         let digest = {
@@ -188,8 +406,7 @@ impl Repository {
         if dest.exists() {
             return Ok(()); // same content: the temporary file goes away
         }
-        let parent = dest.parent().expect("objects/XX");
-        fs::create_dir_all(parent).map_err(io_at(parent))?;
+        self.ensure_fanout(digest)?;
         tmp.as_file()
             .set_permissions(fs::Permissions::from_mode(0o644))
             .map_err(io_at(tmp.path()))?;
@@ -209,7 +426,8 @@ impl Repository {
         let tmp = dir.join(format!(".tmp-link-{}", std::process::id()));
         let _ = fs::remove_file(&tmp);
         std::os::unix::fs::symlink(target, &tmp).map_err(io_at(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io_at(&path))
+        fs::rename(&tmp, &path).map_err(io_at(&path))?;
+        crate::atomic::sync_parent(&path).map_err(io_at(dir))
     }
 
     /// Store a splitstream and name it `streams/<content_id>`.
@@ -285,6 +503,7 @@ impl Repository {
     /// Store an EROFS image and list it under `images/`.
     pub fn commit_image(&self, image: &[u8]) -> Result<Vec<u8>, RepoError> {
         let digest = self.put_bytes(image)?;
+        self.sync()?;
         self.symlink(
             &format!("images/{}", hex_lower(&digest)),
             &format!("../{}", Self::object_rel(&digest)),
@@ -292,8 +511,17 @@ impl Repository {
         Ok(digest)
     }
 
-    /// Tag a manifest splitstream.
+    /// Flush everything written so far to disk (one syncfs(2) for the
+    /// whole repository instead of an fsync per object): called before an
+    /// image or tag names what was stored, so a power loss cannot leave a
+    /// name pointing at objects that never reached the disk.
+    pub fn sync(&self) -> Result<(), RepoError> {
+        crate::sys::syncfs(&self.lock).map_err(io_at(&self.root))
+    }
+
+    /// Tag a manifest splitstream (after flushing what it names).
     pub fn set_oci_tag(&self, tag: &str, manifest_content_id: &str) -> Result<(), RepoError> {
+        self.sync()?;
         self.symlink(
             &format!("streams/refs/oci/{}", escape_tag(tag)),
             &format!("../../{manifest_content_id}"),

@@ -215,7 +215,7 @@ impl SplitStream {
         }
         let info_at = u64_at(file, 16) as usize;
         let digests = |s: &[u8]| -> io::Result<Vec<Vec<u8>>> {
-            if s.len() % dlen != 0 {
+            if !s.len().is_multiple_of(dlen) {
                 return Err(bad("reference table is not whole digests"));
             }
             Ok(s.chunks(dlen).map(<[u8]>::to_vec).collect())

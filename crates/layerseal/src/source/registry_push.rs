@@ -214,7 +214,7 @@ impl RegistryRepo {
             .as_array()
             .into_iter()
             .flatten()
-            .filter(|d| artifact_type.map_or(true, |t| d["artifactType"] == t))
+            .filter(|d| artifact_type.is_none_or(|t| d["artifactType"] == t))
             .cloned()
             .collect())
     }

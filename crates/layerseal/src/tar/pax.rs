@@ -21,7 +21,7 @@ pub fn parse_records(mut s: &[u8]) -> Result<PaxMap, TarError> {
         let (key, value, rest) = parse_record(s).ok_or(TarError::Header)?;
         s = rest;
         if key == SPARSE_OFFSET || key == SPARSE_NUMBYTES {
-            let expected = if sparse.len() % 2 == 0 {
+            let expected = if sparse.len().is_multiple_of(2) {
                 SPARSE_OFFSET
             } else {
                 SPARSE_NUMBYTES

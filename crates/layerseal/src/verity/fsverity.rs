@@ -10,6 +10,9 @@ use crate::sink::BlockSink;
 
 const LOG_BLOCKSIZE: u8 = 12;
 
+/// Up to this size data is hashed in memory on the calling thread.
+pub const SMALL: u64 = 1 << 20;
+
 /// The kernel's algorithm number.
 pub fn alg_id(a: Algorithm) -> u8 {
     match a {
@@ -52,9 +55,44 @@ pub fn digest<R: Read>(mut r: R, a: Algorithm, threads: usize) -> io::Result<Vec
     Ok(descriptor_digest(a, size, &tree.root))
 }
 
+/// fs-verity digest of bytes in memory, on this thread: what small
+/// objects need (no worker start-up, no batch buffers).
+pub fn digest_bytes(data: &[u8], a: Algorithm) -> io::Result<Vec<u8>> {
+    if data.is_empty() {
+        return Ok(descriptor_digest(a, 0, &[]));
+    }
+    let params = Params {
+        data_block_size: 4096,
+        hash_block_size: 4096,
+        algorithm: a,
+        salt: Vec::new(),
+    };
+    let dlen = a.digest_len();
+    let blocks = data.len().div_ceil(4096);
+    let mut leaves = vec![0u8; blocks * dlen];
+    let mut last = [0u8; 4096];
+    for (chunk, d) in data.chunks(4096).zip(leaves.chunks_exact_mut(dlen)) {
+        if chunk.len() == 4096 {
+            a.hash_into(&params.salt, chunk, d);
+        } else {
+            last[..chunk.len()].copy_from_slice(chunk);
+            a.hash_into(&params.salt, &last, d);
+        }
+    }
+    let mut level0 = super::DigestSpool::default();
+    level0.append(&leaves)?;
+    let tree = build_tree_spooled(&params, level0, blocks as u64)?;
+    Ok(descriptor_digest(a, data.len() as u64, &tree.root))
+}
+
 /// fs-verity digest of a file's contents (read in 1 MiB pieces).
 pub fn digest_file(path: &std::path::Path, a: Algorithm, threads: usize) -> io::Result<Vec<u8>> {
     let file = std::fs::File::open(path)?;
+    if file.metadata()?.len() <= SMALL {
+        let mut data = Vec::new();
+        (&file).read_to_end(&mut data)?;
+        return digest_bytes(&data, a);
+    }
     digest(io::BufReader::with_capacity(1 << 20, file), a, threads)
 }
 
@@ -70,6 +108,20 @@ pub fn formatted_digest(a: Algorithm, digest: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn in_memory_digest_equals_the_streaming_one() {
+        for a in [super::Algorithm::Sha256, super::Algorithm::Sha512] {
+            for len in [0usize, 1, 4095, 4096, 4097, 8192, 4096 * 129 + 7] {
+                let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+                assert_eq!(
+                    super::digest_bytes(&data, a).unwrap(),
+                    super::digest(&data[..], a, 1).unwrap(),
+                    "{len}"
+                );
+            }
+        }
+    }
+
     use super::*;
 
     fn hex(b: &[u8]) -> String {

@@ -264,7 +264,7 @@ impl HashingSink {
 
     /// Wait for the workers and assemble level 0.
     pub fn finish(mut self) -> io::Result<Level0> {
-        if self.cursor % BLOCK as u64 != 0 {
+        if !self.cursor.is_multiple_of(BLOCK as u64) {
             return Err(io::Error::other("image does not end on a block boundary"));
         }
         self.dispatch()?;
