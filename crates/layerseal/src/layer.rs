@@ -300,12 +300,17 @@ fn convert_tar_inner<R: Read>(
         },
         None => LayerError::Input(e),
     };
+    // Write failures of the output, whatever error they surface as.
+    let output_errors = std::cell::RefCell::new(Vec::new());
     let new_sink = || -> Result<HashingSink, LayerError> {
         let sink_file = match &image {
             Some(f) => Some((f.file().try_clone().map_err(out_err(f.target()))?, 0)),
             None => None,
         };
-        HashingSink::new(params.clone(), sink_file, opts.threads).map_err(LayerError::Input)
+        let sink =
+            HashingSink::new(params.clone(), sink_file, opts.threads).map_err(LayerError::Input)?;
+        output_errors.borrow_mut().push(sink.output_error());
+        Ok(sink)
     };
     let erofs_uuid = || match (opts.erofs_uuid, digests) {
         (ErofsUuid::Fixed(u), _) => Ok(u),
@@ -321,51 +326,69 @@ fn convert_tar_inner<R: Read>(
             "no digest to derive the EROFS UUID from".into(),
         )),
     };
-    let level0 = match opts.format {
-        FsFormat::Ext4 => {
-            let (sink, _) = ext4::convert(&mut tar, new_sink()?, opts.max_disk_size)?;
-            drain_and_check(&mut tar, check)?;
-            sink.finish().map_err(output_err)?
-        }
-        FsFormat::Erofs if tar_index => {
-            // The index describes the whole tar: read it all (keeping
-            // it), then stream index + tar into the output.
-            let indexed = crate::erofs::tar_index::IndexedTar::read(
-                &mut tar,
-                in_place,
-                &opts.mkfs,
-                |rest| drain_and_check(rest, check),
-            )?;
-            let out = image.as_ref().map(|f| f.file());
-            let (digests, blocks) = indexed
-                .write(erofs_uuid()?, &params, out, opts.threads)
-                .map_err(output_err)?;
-            verity::Level0 { digests, blocks }
-        }
-        FsFormat::Erofs => {
-            // EROFS lays data out in traversal order: read the whole tar
-            // first, then write the image.
-            let sink = if opts.mkfs.sort_none {
-                // --sort=none: file data in tar order streams straight into
-                // the image (and its hashing) as the tar is read.
-                let mut sink = new_sink()?;
-                sink.reserve_leading(1).map_err(output_err)?;
-                let (tree, _) =
-                    crate::erofs::tree::Tree::from_tar_streaming(&mut tar, &mut sink, &opts.mkfs)?;
+    let converted = (|| -> Result<verity::Level0, LayerError> {
+        Ok(match opts.format {
+            FsFormat::Ext4 => {
+                let (sink, _) = ext4::convert(&mut tar, new_sink()?, opts.max_disk_size)?;
                 drain_and_check(&mut tar, check)?;
-                crate::erofs::build::write_streamed(&tree, sink, erofs_uuid()?)
-                    .map_err(output_err)?
-                    .0
-            } else {
-                let (tree, _) =
-                    crate::erofs::tree::Tree::from_tar_with(&mut tar, in_place, &opts.mkfs)?;
-                drain_and_check(&mut tar, check)?;
-                crate::erofs::build::write(&tree, new_sink()?, erofs_uuid()?)
-                    .map_err(LayerError::Input)?
-                    .0
-            };
-            sink.finish().map_err(output_err)?
+                sink.finish().map_err(output_err)?
+            }
+            FsFormat::Erofs if tar_index => {
+                // The index describes the whole tar: read it all (keeping
+                // it), then stream index + tar into the output.
+                let indexed = crate::erofs::tar_index::IndexedTar::read(
+                    &mut tar,
+                    in_place,
+                    &opts.mkfs,
+                    |rest| drain_and_check(rest, check),
+                )?;
+                let out = image.as_ref().map(|f| f.file());
+                let (digests, blocks) = indexed
+                    .write(erofs_uuid()?, &params, out, opts.threads)
+                    .map_err(output_err)?;
+                verity::Level0 { digests, blocks }
+            }
+            FsFormat::Erofs => {
+                // EROFS lays data out in traversal order: read the whole tar
+                // first, then write the image.
+                let sink = if opts.mkfs.sort_none {
+                    // --sort=none: file data in tar order streams straight into
+                    // the image (and its hashing) as the tar is read.
+                    let mut sink = new_sink()?;
+                    sink.reserve_leading(1).map_err(output_err)?;
+                    let (tree, _) = crate::erofs::tree::Tree::from_tar_streaming(
+                        &mut tar, &mut sink, &opts.mkfs,
+                    )?;
+                    drain_and_check(&mut tar, check)?;
+                    crate::erofs::build::write_streamed(&tree, sink, erofs_uuid()?)
+                        .map_err(output_err)?
+                        .0
+                } else {
+                    let (tree, _) =
+                        crate::erofs::tree::Tree::from_tar_with(&mut tar, in_place, &opts.mkfs)?;
+                    drain_and_check(&mut tar, check)?;
+                    crate::erofs::build::write(&tree, new_sink()?, erofs_uuid()?)
+                        .map_err(LayerError::Input)?
+                        .0
+                };
+                sink.finish().map_err(output_err)?
+            }
+        })
+    })();
+    // A full disk (or quota, or I/O error) while writing the image shows
+    // up inside the filesystem writer; name the output, not the entry.
+    let level0 = match converted {
+        Err(e) => {
+            let failed = output_errors.borrow().iter().find_map(|o| o.get());
+            return Err(match (failed, &image) {
+                (Some(source), Some(f)) => LayerError::Output {
+                    path: f.target().to_path_buf(),
+                    source,
+                },
+                _ => e,
+            });
         }
+        Ok(l) => l,
     };
     let data_blocks = level0.blocks;
     let tree =

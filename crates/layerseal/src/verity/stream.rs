@@ -65,6 +65,32 @@ pub struct HashingSink {
     max_buffers: usize,
     workers: Vec<JoinHandle<()>>,
     failure: Arc<Mutex<Option<io::Error>>>,
+    output_error: OutputError,
+}
+
+/// Whether writing the output file failed (ENOSPC, EDQUOT, EIO …): a
+/// handle kept by the caller, so that an error surfacing through a
+/// filesystem writer (which sees only "I/O error") can be blamed on the
+/// output path rather than on the tar entry being converted.
+#[derive(Clone, Default)]
+pub struct OutputError(Arc<Mutex<Option<(io::ErrorKind, String)>>>);
+
+impl OutputError {
+    fn record(&self, e: &io::Error) {
+        self.0
+            .lock()
+            .expect("output error")
+            .get_or_insert_with(|| (e.kind(), e.to_string()));
+    }
+
+    /// The first output write error, if any.
+    pub fn get(&self) -> Option<io::Error> {
+        self.0
+            .lock()
+            .expect("output error")
+            .as_ref()
+            .map(|(k, m)| io::Error::new(*k, m.clone()))
+    }
 }
 
 fn worker(
@@ -74,6 +100,7 @@ fn worker(
     results: Sender<(u64, Vec<u8>)>,
     free: Sender<Vec<u8>>,
     failure: Arc<Mutex<Option<io::Error>>>,
+    output_error: OutputError,
     zero_digest: Vec<u8>,
 ) {
     let dlen = params.algorithm.digest_len();
@@ -93,6 +120,7 @@ fn worker(
         }
         if let Some((file, base)) = &output {
             if let Err(e) = file.write_all_at(data, base + job.start * BLOCK as u64) {
+                output_error.record(&e);
                 failure.lock().expect("failure slot").get_or_insert(e);
             }
         }
@@ -133,20 +161,22 @@ impl HashingSink {
         let (res_tx, res_rx) = mpsc::channel();
         let (free_tx, free_rx) = mpsc::channel();
         let failure = Arc::new(Mutex::new(None));
+        let output_error = OutputError::default();
         let workers = (0..threads)
             .map(|i| {
-                let (p, o, j, r, f, fl, z) = (
+                let (p, o, j, r, f, fl, oe, z) = (
                     params.clone(),
                     output.clone(),
                     job_rx.clone(),
                     res_tx.clone(),
                     free_tx.clone(),
                     failure.clone(),
+                    output_error.clone(),
                     zero_digest.clone(),
                 );
                 std::thread::Builder::new()
                     .name(format!("verity-hash-{i}"))
-                    .spawn(move || worker(p, o, j, r, f, fl, z))
+                    .spawn(move || worker(p, o, j, r, f, fl, oe, z))
             })
             .collect::<io::Result<Vec<_>>>()?;
         Ok(HashingSink {
@@ -168,7 +198,13 @@ impl HashingSink {
             max_buffers: 2 * threads + 2,
             workers,
             failure,
+            output_error,
         })
+    }
+
+    /// A handle on output write failures (see [`OutputError`]).
+    pub fn output_error(&self) -> OutputError {
+        self.output_error.clone()
     }
 
     fn check_failure(&self) -> io::Result<()> {
@@ -290,13 +326,15 @@ impl HashingSink {
                 .hash_into(&self.params.salt, &block[..], &mut digest);
             self.level0.write_at(index * dlen as u64, &digest)?;
             if let Some((file, base)) = &self.output {
-                file.write_all_at(&block[..], base + index * BLOCK as u64)?;
+                file.write_all_at(&block[..], base + index * BLOCK as u64)
+                    .inspect_err(|e| self.output_error.record(e))?;
             }
         }
         if let Some((file, base)) = &self.output {
             let end = base + blocks * BLOCK as u64;
             if file.metadata()?.len() < end {
-                file.set_len(end)?;
+                file.set_len(end)
+                    .inspect_err(|e| self.output_error.record(e))?;
             }
         }
         Ok(Level0 {
