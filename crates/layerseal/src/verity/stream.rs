@@ -99,8 +99,7 @@ fn worker(
     jobs: Arc<Mutex<Receiver<Job>>>,
     results: Sender<(u64, Vec<u8>)>,
     free: Sender<Vec<u8>>,
-    failure: Arc<Mutex<Option<io::Error>>>,
-    output_error: OutputError,
+    (failure, output_error): (Arc<Mutex<Option<io::Error>>>, OutputError),
     zero_digest: Vec<u8>,
 ) {
     let dlen = params.algorithm.digest_len();
@@ -164,19 +163,18 @@ impl HashingSink {
         let output_error = OutputError::default();
         let workers = (0..threads)
             .map(|i| {
-                let (p, o, j, r, f, fl, oe, z) = (
+                let (p, o, j, r, f, fl, z) = (
                     params.clone(),
                     output.clone(),
                     job_rx.clone(),
                     res_tx.clone(),
                     free_tx.clone(),
-                    failure.clone(),
-                    output_error.clone(),
+                    (failure.clone(), output_error.clone()),
                     zero_digest.clone(),
                 );
                 std::thread::Builder::new()
                     .name(format!("verity-hash-{i}"))
-                    .spawn(move || worker(p, o, j, r, f, fl, oe, z))
+                    .spawn(move || worker(p, o, j, r, f, fl, z))
             })
             .collect::<io::Result<Vec<_>>>()?;
         Ok(HashingSink {
