@@ -33,6 +33,8 @@ if [ "${LAYERSEAL_SKIP_REAL_IMAGE:-0}" = 1 ]; then
 else
     step "real image (debootstrap + umoci) in every file form"
     scripts/real-image-test.sh "$bin_dir"
+    step "registries that misbehave (fault-injecting proxy on loopback)"
+    scripts/fault-test.sh "$bin_dir"
 fi
 
 if [ "${LAYERSEAL_SKIP_VM:-0}" = 1 ]; then

@@ -300,6 +300,10 @@ pub(crate) struct RegistryArgs {
     /// Use plain HTTP (loopback registries are tried over HTTP after HTTPS anyway).
     #[arg(long)]
     plain_http: bool,
+    /// Seconds a registry connection may send nothing before it is dropped
+    /// and retried (blobs resume where they stopped).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    read_timeout: u64,
 }
 
 impl RegistryArgs {
@@ -310,6 +314,7 @@ impl RegistryArgs {
             ca_file: self.ca_file.clone(),
             plain_http: self.plain_http,
             docker_config: true,
+            read_timeout: Some(std::time::Duration::from_secs(self.read_timeout.max(1))),
         }
     }
 }

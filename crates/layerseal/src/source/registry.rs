@@ -10,7 +10,7 @@
 //! A small synchronous client (ureq, rustls) rather than an async one: the
 //! conversion pipeline reads blobs with `Read` on worker threads.
 
-use std::io::Read;
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -44,6 +44,9 @@ pub struct RegistryOptions {
     pub plain_http: bool,
     /// Read credentials from the docker config when none are given.
     pub docker_config: bool,
+    /// Give up on a connection that sends nothing for this long (then
+    /// retry, resuming blobs where they stopped). None: 60 s.
+    pub read_timeout: Option<Duration>,
 }
 
 /// `host`, `repository`, `tag or digest` of a reference like
@@ -106,6 +109,9 @@ fn backoff(n: u32) -> Duration {
 
 const ATTEMPTS: u32 = 4;
 
+/// The longest `Retry-After` (seconds) waited for.
+const MAX_RETRY_AFTER: u64 = 30;
+
 /// Parse `Bearer realm="…",service="…",scope="…"`.
 fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
     let (scheme, rest) = h.trim().split_once(' ')?;
@@ -164,6 +170,11 @@ impl Client {
             .tls_config(tls.build())
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(15)))
+            .timeout_per_read(Some(opts.read_timeout.unwrap_or(Duration::from_secs(60))))
+            // Blob redirects (to a CDN or another host) are followed;
+            // credentials are never sent along to the other host.
+            .max_redirects(10)
+            .redirect_auth_headers(ureq::config::RedirectAuthHeaders::Never)
             .build();
         let mut basic = match (&opts.username, &opts.password) {
             (Some(u), Some(p)) => Some(b64(format!("{u}:{p}").as_bytes())),
@@ -321,10 +332,23 @@ impl Client {
         body: Option<(&str, &[u8])>,
         what: &str,
     ) -> Result<ureq::http::Response<ureq::Body>, SourceError> {
+        self.request_with(method, url, accept, &[], body, what)
+    }
+
+    /// [`Client::request`] with extra headers (e.g. `Range`).
+    pub(super) fn request_with(
+        &self,
+        method: Method,
+        url: &str,
+        accept: Option<&str>,
+        extra: &[(&str, String)],
+        body: Option<(&str, &[u8])>,
+        what: &str,
+    ) -> Result<ureq::http::Response<ureq::Body>, SourceError> {
         let mut authed = false;
         let mut attempt = 0;
         loop {
-            let mut headers = Vec::new();
+            let mut headers: Vec<(&str, String)> = extra.to_vec();
             if let Some(a) = accept {
                 headers.push(("Accept", a.to_string()));
             }
@@ -389,12 +413,21 @@ impl Client {
                 s if s == 429 || s >= 500 => {
                     attempt += 1;
                     if attempt < ATTEMPTS {
-                        std::thread::sleep(backoff(attempt - 1));
+                        // A server that says when to come back is believed,
+                        // within reason.
+                        let wait = resp
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.trim().parse::<u64>().ok())
+                            .map(|secs| Duration::from_secs(secs.min(MAX_RETRY_AFTER)))
+                            .unwrap_or_else(|| backoff(attempt - 1));
+                        std::thread::sleep(wait);
                         continue;
                     }
                     return Err(SourceError::Remote(format!(
-                        "{}: {what}: HTTP {s} after {ATTEMPTS} attempts",
-                        self.host
+                        "{}/{}: {what}: HTTP {s} after {ATTEMPTS} attempts",
+                        self.host, self.repo
                     )));
                 }
                 s => {
@@ -419,6 +452,106 @@ pub struct RegistryStore {
     client: Arc<Client>,
 }
 
+fn content_length(resp: &ureq::http::Response<ureq::Body>) -> Option<u64> {
+    resp.headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// A manifest is a small JSON document: refuse one declared larger than
+/// any real one before reading it.
+pub(super) fn check_manifest_size(
+    resp: &ureq::http::Response<ureq::Body>,
+    repo: &str,
+    what: &str,
+) -> Result<(), SourceError> {
+    match content_length(resp) {
+        Some(n) if n > MAX_JSON => Err(malformed(
+            format!("{repo}: manifest {what}"),
+            format!(
+                "{n} bytes, more than the {} MiB any manifest needs",
+                MAX_JSON >> 20
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A blob body that survives dropped connections: on a read error, a
+/// timeout or an early end it asks again from where it stopped (`Range`;
+/// a server that ignores it is read past what we have), a bounded number
+/// of times with backoff. The digest check downstream catches anything
+/// the server gets wrong.
+struct ResumingBlob {
+    client: Arc<Client>,
+    digest: Digest,
+    inner: Box<dyn Read + Send>,
+    pos: u64,
+    len: Option<u64>,
+    retries: u32,
+}
+
+impl ResumingBlob {
+    fn resume(&mut self, cause: &io::Error) -> io::Result<()> {
+        self.retries += 1;
+        let total = self.len.map_or_else(|| "?".into(), |l| l.to_string());
+        let give_up = |why: String| {
+            io::Error::new(
+                cause.kind(),
+                format!(
+                    "{}/{}: blob {}: {why} after {} of {total} bytes and {} retries",
+                    self.client.host,
+                    self.client.repo,
+                    self.digest,
+                    self.pos,
+                    self.retries - 1
+                ),
+            )
+        };
+        if self.retries >= ATTEMPTS {
+            return Err(give_up(cause.to_string()));
+        }
+        std::thread::sleep(backoff(self.retries - 1));
+        let url = format!("{}/blobs/{}", self.client.base, self.digest);
+        let range = [("Range", format!("bytes={}-", self.pos))];
+        let resp = self
+            .client
+            .request_with(Method::Get, &url, None, &range, None, "blob")
+            .map_err(|e| give_up(format!("{cause}; resuming: {e}")))?;
+        let status = resp.status().as_u16();
+        let mut body: Box<dyn Read + Send> = Box::new(resp.into_body().into_reader());
+        if status != 206 {
+            // Whole blob again: skip what we already passed on.
+            let skipped = io::copy(&mut (&mut body).take(self.pos), &mut io::sink())?;
+            if skipped != self.pos {
+                return Err(give_up(format!("{cause}; resumed body too short")));
+            }
+        }
+        self.inner = body;
+        Ok(())
+    }
+}
+
+impl Read for ResumingBlob {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let cause = match self.inner.read(buf) {
+                Ok(0) if self.len.is_some_and(|l| self.pos < l) => {
+                    io::Error::new(io::ErrorKind::UnexpectedEof, "the connection ended early")
+                }
+                Ok(n) => {
+                    self.pos += n as u64;
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => e,
+            };
+            self.resume(&cause)?;
+        }
+    }
+}
+
 fn digest_of_path(path: &str) -> Option<Digest> {
     let rest = path.strip_prefix("blobs/")?;
     let (alg, hex) = rest.split_once('/')?;
@@ -432,13 +565,16 @@ impl Store for RegistryStore {
         let resp = self
             .client
             .get(&format!("blobs/{d}"), None, &format!("blob {d}"))?;
-        let len = resp
-            .headers()
-            .get("content-length")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(u64::MAX);
-        Ok((Box::new(resp.into_body().into_reader()), len))
+        let len = content_length(&resp);
+        let reader = ResumingBlob {
+            client: self.client.clone(),
+            digest: d,
+            inner: Box::new(resp.into_body().into_reader()),
+            pos: 0,
+            len,
+            retries: 0,
+        };
+        Ok((Box::new(reader), len.unwrap_or(u64::MAX)))
     }
     fn open_manifest(&self, d: &Digest) -> Result<(Box<dyn Read + Send>, u64), SourceError> {
         let resp = self.client.get(
@@ -446,6 +582,7 @@ impl Store for RegistryStore {
             Some(MANIFEST_ACCEPT),
             &format!("manifest {d}"),
         )?;
+        check_manifest_size(&resp, &self.describe(), &d.to_string())?;
         Ok((Box::new(resp.into_body().into_reader()), u64::MAX))
     }
     fn exists(&self, path: &str) -> bool {
@@ -520,6 +657,7 @@ fn open_once(
         Some(MANIFEST_ACCEPT),
         &format!("manifest {tag}"),
     )?;
+    check_manifest_size(&resp, &format!("{host}/{repo}"), &tag)?;
     let header_digest = resp
         .headers()
         .get("docker-content-digest")
@@ -528,9 +666,15 @@ fn open_once(
     let mut body = Vec::new();
     resp.into_body()
         .into_reader()
-        .take(MAX_JSON)
+        .take(MAX_JSON + 1)
         .read_to_end(&mut body)
         .map_err(|e| SourceError::Remote(format!("{host}/{repo}: manifest {tag}: {e}")))?;
+    if body.len() as u64 > MAX_JSON {
+        return Err(malformed(
+            format!("{host}/{repo}: manifest {tag}"),
+            format!("more than the {} MiB any manifest needs", MAX_JSON >> 20),
+        ));
+    }
     let digest = Digest::sha256_of(&body);
     if let Ok(expected) = Digest::parse(&tag) {
         if expected != digest {
