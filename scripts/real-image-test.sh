@@ -193,6 +193,17 @@ expect_error() { # NAME NEEDLE CMD...
 expect_error "registry wrong password" "credentials were refused" reg -u "$REGISTRY_USER" -p wrong "docker://$REGISTRY_ADDR/real/bookworm:latest"
 expect_error "registry without credentials" "authentication required" reg "docker://$REGISTRY_ADDR/real/bookworm:latest"
 expect_error "registry without its CA" "--ca-file" "$ls" roothash --no-cache "${creds[@]}" "docker://$REGISTRY_ADDR/real/bookworm:latest"
+# The CA from a skopeo-style --cert-dir, from docker's certs.d directory for
+# the registry, and no verification at all when the user says so.
+mkdir -p "$work/certdir" && cp "$REGISTRY_CA" "$work/certdir/ca.crt"
+same "registry with --cert-dir" "$("$ls" roothash --no-cache --cert-dir "$work/certdir" "${creds[@]}" "docker://$REGISTRY_ADDR/real/bookworm:latest" | as_json)"
+certsd=/etc/docker/certs.d/$REGISTRY_ADDR
+if [ ! -e "$certsd" ]; then
+    mkdir -p "$certsd" && cp "$REGISTRY_CA" "$certsd/ca.crt"
+    same "registry with /etc/docker/certs.d/HOST:PORT/ca.crt" "$("$ls" roothash --no-cache "${creds[@]}" "docker://$REGISTRY_ADDR/real/bookworm:latest" | as_json)"
+    rm -rf "$certsd"
+fi
+same "registry with --tls-verify=false" "$("$ls" roothash --no-cache --tls-verify=false "${creds[@]}" "docker://$REGISTRY_ADDR/real/bookworm:latest" | as_json)"
 expect_error "registry unknown tag" "not found" reg "${creds[@]}" "docker://$REGISTRY_ADDR/real/bookworm:nope"
 expect_error "registry absent platform" "linux/amd64" reg "${creds[@]}" --platform linux/s390x "docker://$REGISTRY_ADDR/real/multi:latest"
 # composefs: the same image id from every source; signatures pushed to the

@@ -304,6 +304,15 @@ pub(crate) struct RegistryArgs {
     /// and retried (blobs resume where they stopped).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     read_timeout: u64,
+    /// Directory of certificates for the registry (skopeo's --cert-dir): *.crt CAs,
+    /// *.cert + *.key client certificate. /etc/docker/certs.d/HOST:PORT and
+    /// /etc/containers/certs.d/HOST:PORT are read as well.
+    #[arg(long, value_name = "DIR")]
+    cert_dir: Option<PathBuf>,
+    /// Verify the registry's TLS certificate (--tls-verify=false accepts any: only
+    /// for registries you reach over a network you trust).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    tls_verify: bool,
 }
 
 impl RegistryArgs {
@@ -315,6 +324,8 @@ impl RegistryArgs {
             plain_http: self.plain_http,
             docker_config: true,
             read_timeout: Some(std::time::Duration::from_secs(self.read_timeout.max(1))),
+            cert_dir: self.cert_dir.clone(),
+            insecure_skip_tls_verify: !self.tls_verify,
         }
     }
 }

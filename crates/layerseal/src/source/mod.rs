@@ -13,6 +13,7 @@ pub mod platform;
 pub mod reference;
 pub mod registry;
 pub mod registry_push;
+pub mod registry_tls;
 pub mod store;
 
 pub use digest::Digest;

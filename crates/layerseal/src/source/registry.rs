@@ -47,6 +47,11 @@ pub struct RegistryOptions {
     /// Give up on a connection that sends nothing for this long (then
     /// retry, resuming blobs where they stopped). None: 60 s.
     pub read_timeout: Option<Duration>,
+    /// skopeo's `--cert-dir`: `*.crt` CAs and a `*.cert` + `*.key` client
+    /// certificate, used besides the `certs.d` directories.
+    pub cert_dir: Option<PathBuf>,
+    /// `--tls-verify=false`: accept any server certificate.
+    pub insecure_skip_tls_verify: bool,
 }
 
 /// `host`, `repository`, `tag or digest` of a reference like
@@ -146,28 +151,9 @@ pub(super) fn url_encode(s: &str) -> String {
 
 impl Client {
     pub(super) fn new(host: &str, repo: &str, opts: &RegistryOptions) -> Result<Self, SourceError> {
-        let mut tls = ureq::tls::TlsConfig::builder();
-        if let Some(ca) = &opts.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| SourceError::Io {
-                path: ca.clone(),
-                source: e,
-            })?;
-            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
-                .filter_map(|i| match i {
-                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
-                    _ => None,
-                })
-                .collect();
-            if certs.is_empty() {
-                return Err(malformed(
-                    ca.display().to_string(),
-                    "no PEM certificate found",
-                ));
-            }
-            tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
-        }
+        let tls = super::registry_tls::tls_config(host, opts)?;
         let config = ureq::Agent::config_builder()
-            .tls_config(tls.build())
+            .tls_config(tls)
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(15)))
             .timeout_per_read(Some(opts.read_timeout.unwrap_or(Duration::from_secs(60))))
@@ -364,7 +350,9 @@ impl Client {
                         continue;
                     }
                     let hint = if e.to_string().contains("certificate") {
-                        " (if the registry uses a private CA, pass its certificate with --ca-file)"
+                        " (if the registry uses a private CA, pass its certificate with --ca-file \
+                         or put it in /etc/docker/certs.d/HOST:PORT/ca.crt; --tls-verify=false \
+                         skips the check)"
                     } else {
                         ""
                     };
