@@ -64,6 +64,43 @@ head -c 100000000 "$out/bookworm.docker-archive.tar" > "$work/cut.tar"
 if err=$("$dv" --tarball "$work/cut.tar" roothash 2>&1); then bad "truncated archive accepted"
 else ok "truncated docker-archive: ${err%%$'\n'*}"; fi
 
+# --- TLS as registries are really set up: a Docker-guide self-signed
+# certificate (CA:TRUE, the server's own), and mutual TLS through certs.d.
+tls_registry() { # NAME OPTIONS…: start and seed a registry, sets its env
+    export REGISTRY_STATE=$work/$1; shift
+    "$here/testenv/registry.sh" start --tls "$@" --ttl 600 >/dev/null
+    "$here/testenv/registry.sh" seed "$out" >/dev/null 2>&1
+    # shellcheck disable=SC1091
+    source "$REGISTRY_STATE/env"
+}
+tls_registry ss-registry --self-signed
+img="docker://$REGISTRY_ADDR/real/bookworm:latest"
+same "self-signed registry with --ca-file" "$("$ls" roothash --no-cache --ca-file "$REGISTRY_CA" "$img" | as_json)"
+same "self-signed registry with --cert-dir" "$("$ls" roothash --no-cache --cert-dir "$REGISTRY_CERT_DIR" "$img" | as_json)"
+certsd=/etc/docker/certs.d/$REGISTRY_ADDR
+if [ ! -e "$certsd" ]; then
+    mkdir -p "$certsd" && cp "$REGISTRY_CA" "$certsd/ca.crt"
+    same "self-signed registry with certs.d" "$("$ls" roothash --no-cache "$img" | as_json)"
+    rm -rf "$certsd"
+fi
+same "self-signed registry with --tls-verify=false" "$("$ls" roothash --no-cache --tls-verify=false "$img" | as_json)"
+if err=$("$ls" roothash --no-cache "$img" 2>&1); then bad "self-signed registry accepted untrusted"
+elif [[ $err == *certificate* ]]; then ok "self-signed registry refused without trust: ${err##*: }"
+else bad "self-signed registry, untrusted: $err"; fi
+"$here/testenv/registry.sh" stop >/dev/null 2>&1 || true
+tls_registry mtls-registry --client-ca
+img="docker://$REGISTRY_ADDR/real/bookworm:latest"
+certsd=/etc/docker/certs.d/$REGISTRY_ADDR
+if [ ! -e "$certsd" ]; then
+    mkdir -p "$certsd" && cp "$REGISTRY_CERT_DIR"/{ca.crt,client.cert,client.key} "$certsd/"
+    same "client-certificate registry through certs.d" "$("$ls" roothash --no-cache "$img" | as_json)"
+    rm -rf "$certsd"
+fi
+if err=$("$ls" roothash --no-cache --ca-file "$REGISTRY_CA" "$img" 2>&1); then bad "mTLS registry accepted a client without certificate"
+elif [[ $err == *"client certificate"* ]]; then ok "mTLS registry without a client certificate: clear error"
+else bad "mTLS registry without client certificate: $err"; fi
+"$here/testenv/registry.sh" stop >/dev/null 2>&1 || true
+
 # --- dmverity-vhd's rule for a docker-archive listing several images:
 # --tarball without -i reads the first element of manifest.json. Built
 # here: a 2-layer image (the first two layers) listed before the full one.

@@ -12,6 +12,7 @@ pub mod oci;
 pub mod platform;
 pub mod reference;
 pub mod registry;
+pub mod registry_pinned;
 pub mod registry_push;
 pub mod registry_tls;
 pub mod store;

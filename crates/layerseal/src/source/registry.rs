@@ -151,9 +151,12 @@ pub(super) fn url_encode(s: &str) -> String {
 
 impl Client {
     pub(super) fn new(host: &str, repo: &str, opts: &RegistryOptions) -> Result<Self, SourceError> {
-        let tls = super::registry_tls::tls_config(host, opts)?;
+        let tls = super::registry_tls::tls_setup(host, opts)?;
         let config = ureq::Agent::config_builder()
-            .tls_config(tls)
+            .tls_config(match &tls {
+                super::registry_tls::TlsSetup::Ureq(t) => t.clone(),
+                super::registry_tls::TlsSetup::Pinned(_) => ureq::tls::TlsConfig::default(),
+            })
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(15)))
             .timeout_per_read(Some(opts.read_timeout.unwrap_or(Duration::from_secs(60))))
@@ -180,7 +183,19 @@ impl Client {
         }
         let scheme = if opts.plain_http { "http" } else { "https" };
         Ok(Client {
-            agent: ureq::Agent::new_with_config(config),
+            agent: match tls {
+                super::registry_tls::TlsSetup::Ureq(_) => ureq::Agent::new_with_config(config),
+                super::registry_tls::TlsSetup::Pinned(rustls_config) => {
+                    use ureq::unversioned::transport::{Connector, TcpConnector};
+                    ureq::Agent::with_parts(
+                        config,
+                        TcpConnector::default().chain(super::registry_pinned::PinnedTls {
+                            config: rustls_config,
+                        }),
+                        ureq::unversioned::resolver::DefaultResolver::default(),
+                    )
+                }
+            },
             base: format!("{scheme}://{host}/v2/{repo}"),
             host: host.to_string(),
             repo: repo.to_string(),
@@ -349,7 +364,12 @@ impl Client {
                         std::thread::sleep(backoff(attempt - 1));
                         continue;
                     }
-                    let hint = if e.to_string().contains("certificate") {
+                    let text = e.to_string();
+                    let hint = if text.contains("fatal alert") {
+                        " (the registry refused the TLS handshake: if it asks for a client \
+                         certificate, put it as *.cert + *.key in \
+                         /etc/docker/certs.d/HOST:PORT/ or a --cert-dir)"
+                    } else if text.contains("certificate") {
                         " (if the registry uses a private CA, pass its certificate with --ca-file \
                          or put it in /etc/docker/certs.d/HOST:PORT/ca.crt; --tls-verify=false \
                          skips the check)"
@@ -614,7 +634,13 @@ pub(super) fn with_loopback_fallback<T>(
             };
             // Report the HTTPS failure only if plain HTTP did not reach it either.
             attempt(&http).map_err(|second| match second {
-                SourceError::Remote(m) if m.contains("cannot reach") => SourceError::Remote(e),
+                SourceError::Remote(m)
+                    if m.contains("cannot reach")
+                        // The server speaks HTTPS after all: its TLS error is the one.
+                        || m.contains("HTTP request to an HTTPS server") =>
+                {
+                    SourceError::Remote(e)
+                }
                 other => other,
             })
         }

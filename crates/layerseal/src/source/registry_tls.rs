@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig};
+use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, TlsConfig};
 
 use super::error::{malformed, SourceError};
 use super::registry::RegistryOptions;
@@ -61,11 +61,12 @@ fn key_in(path: &Path) -> Result<PrivateKey<'static>, SourceError> {
         .ok_or_else(|| malformed(path.display().to_string(), "no PEM private key found"))
 }
 
-/// What one certificate directory holds: CAs and a client certificate.
+/// What one certificate directory holds: CAs and a client certificate
+/// (its chain and its key file).
 #[derive(Default)]
 struct DirCerts {
     cas: Vec<Certificate<'static>>,
-    client: Option<ClientCert>,
+    client: Option<(ClientCert, PathBuf)>,
 }
 
 fn read_dir_certs(dir: &Path) -> Result<DirCerts, SourceError> {
@@ -86,7 +87,10 @@ fn read_dir_certs(dir: &Path) -> Result<DirCerts, SourceError> {
                         format!("client certificate without its key {}", key.display()),
                     ));
                 }
-                out.client = Some(ClientCert::new_with_certs(&certs_in(p)?, key_in(&key)?));
+                out.client = Some((
+                    ClientCert::new_with_certs(&certs_in(p)?, key_in(&key)?),
+                    key,
+                ));
             }
             _ => {}
         }
@@ -94,11 +98,22 @@ fn read_dir_certs(dir: &Path) -> Result<DirCerts, SourceError> {
     Ok(out)
 }
 
-/// The TLS configuration for `host` under `opts`.
-pub fn tls_config(host: &str, opts: &RegistryOptions) -> Result<TlsConfig, SourceError> {
-    let mut tls = TlsConfig::builder();
+/// How to do TLS with one registry.
+pub enum TlsSetup {
+    /// ureq's own TLS (system roots, or no verification).
+    Ureq(TlsConfig),
+    /// Our connector (see [`super::registry_pinned`]): the user's trusted
+    /// certificates, each also accepted as the server's own, and a client
+    /// certificate for mutual TLS.
+    Pinned(std::sync::Arc<rustls::ClientConfig>),
+}
+
+/// The TLS setup for `host` under `opts`.
+pub fn tls_setup(host: &str, opts: &RegistryOptions) -> Result<TlsSetup, SourceError> {
     if opts.insecure_skip_tls_verify {
-        return Ok(tls.disable_verification(true).build());
+        return Ok(TlsSetup::Ureq(
+            TlsConfig::builder().disable_verification(true).build(),
+        ));
     }
     let mut cas = Vec::new();
     let mut client = None;
@@ -112,13 +127,23 @@ pub fn tls_config(host: &str, opts: &RegistryOptions) -> Result<TlsConfig, Sourc
         cas.extend(found.cas);
         client = client.or(found.client);
     }
-    if !cas.is_empty() {
-        tls = tls.root_certs(RootCerts::new_with_certs(&cas));
+    if cas.is_empty() && client.is_none() {
+        return Ok(TlsSetup::Ureq(TlsConfig::builder().build()));
     }
-    if client.is_some() {
-        tls = tls.client_cert(client);
-    }
-    Ok(tls.build())
+    let trusted: Vec<Vec<u8>> = cas.iter().map(|c| c.der().to_vec()).collect();
+    let client = match client {
+        Some((cert, key_path)) => {
+            use rustls::pki_types::pem::PemObject;
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key_path)
+                .map_err(|e| malformed(key_path.display().to_string(), e))?;
+            let chain = cert.certs().iter().map(|c| c.der().to_vec()).collect();
+            Some((chain, key))
+        }
+        None => None,
+    };
+    let config =
+        super::registry_pinned::client_config(&trusted, client).map_err(|e| malformed(host, e))?;
+    Ok(TlsSetup::Pinned(config))
 }
 
 #[cfg(test)]
