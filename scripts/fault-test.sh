@@ -90,5 +90,11 @@ elif grep -q "digest mismatch\|corrupt" "$work/err"; then ok "corrupt blob: $(he
 else bad "corrupt blob: $(head -c 300 "$work/err")"; fi
 stop_proxy
 
+start_proxy huge-manifest
+if pull >/dev/null; then bad "huge manifest: accepted"
+elif grep -q "MiB any manifest needs" "$work/err"; then ok "huge manifest refused: $(head -c 200 "$work/err")"
+else bad "huge manifest: $(head -c 300 "$work/err")"; fi
+stop_proxy
+
 echo "fault-test: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -15,6 +15,7 @@ MODE (blob GETs only; manifests and the rest pass through):
   retry-after:COUNT:SECS first COUNT blob requests: 429 with Retry-After: SECS
   always:CODE            every blob request answered with HTTP CODE
   corrupt:OFFSET         every blob response has the byte at OFFSET flipped
+  huge-manifest          manifest GETs answered with a 200 MB body of spaces
   redirect               blob requests: 307 to a second listener on 127.0.0.2
                          (another host), which forwards them and logs whether
                          an Authorization header arrived there
@@ -84,6 +85,20 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                 counters["blob"] += 1
                 n = counters["blob"]
         mode, *p = args.fault.split(":")
+        if mode == "huge-manifest" and method == "GET" and "/manifests/" in self.path:
+            log(f"huge manifest {self.path}")
+            size = 200 << 20
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+            self.send_header("Content-Length", str(size))
+            self.end_headers()
+            try:
+                chunk = b" " * (1 << 20)
+                for _ in range(size >> 20):
+                    self.wfile.write(chunk)
+            except OSError:
+                pass
+            return
         if blob and mode == "redirect":
             log(f"redirect {self.path}")
             return self.send_plain(307, {"Location": f"http://127.0.0.2:{args.other_port}{self.path}"})
