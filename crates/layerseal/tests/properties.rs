@@ -18,6 +18,30 @@ enum Op {
     Symlink(String, String),
 }
 
+/// fsck.erofs 1.9 (scripts/install-erofs-utils.sh), required when
+/// LAYERSEAL_REQUIRE_ORACLES is set; None (with a notice) otherwise.
+fn fsck_erofs() -> Option<std::path::PathBuf> {
+    let p = std::env::var_os("LAYERSEAL_EROFS_UTILS")
+        .map_or_else(|| "/opt/erofs-utils/bin".into(), std::path::PathBuf::from)
+        .join("fsck.erofs");
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var_os("LAYERSEAL_REQUIRE_ORACLES").is_none(),
+        "{} missing and LAYERSEAL_REQUIRE_ORACLES=1",
+        p.display()
+    );
+    static NOTICE: std::sync::Once = std::sync::Once::new();
+    NOTICE.call_once(|| {
+        eprintln!(
+            "SKIPPED: {} not found: random images not fsck'd",
+            p.display()
+        )
+    });
+    None
+}
+
 fn name() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z]{1,12}",
@@ -169,6 +193,13 @@ proptest! {
             let path = format!("/{p}");
             let (_, ino) = walked.iter().find(|(n, _)| n.as_slice() == path.as_bytes()).unwrap();
             prop_assert_eq!(&img.data(ino).unwrap(), data, "{}", p);
+        }
+        // An independent checker accepts it, where one is installed.
+        if let Some(fsck) = fsck_erofs() {
+            let f = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(f.path(), &sink.bytes).unwrap();
+            let out = std::process::Command::new(fsck).arg(f.path()).output().unwrap();
+            prop_assert!(out.status.success(), "fsck.erofs: {}", String::from_utf8_lossy(&out.stderr));
         }
     }
 
