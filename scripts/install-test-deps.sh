@@ -85,6 +85,7 @@ fi
 # the kernel harness's cache (its package check finds everything present).
 "$here/scripts/install-erofs-utils.sh"
 "$here/testenv/kernel-verify.sh" --prepare
+kernel_pkg=$(cat /var/cache/kernel-verify/*/package 2>/dev/null | head -n1 || true)
 
 # Every tool the required oracles and harnesses call, checked after the last
 # install step, with its version for the log.
@@ -129,7 +130,9 @@ done
 # archive): the tests that compare with it say SKIPPED when it is absent.
 if [ -x /opt/erofs-utils/bin/mkfs.erofs ]; then
     printf '  %-20s %s\n' "mkfs.erofs (oracle)" "$(first_line /opt/erofs-utils/bin/mkfs.erofs --version)" >&2
+    printf '  %-20s %s\n' "fsck.erofs (oracle)" "$(first_line /opt/erofs-utils/bin/fsck.erofs -V)" >&2
 else
     printf '  %-20s %s\n' "mkfs.erofs (oracle)" "not installed: live-mkfs comparisons will be SKIPPED" >&2
 fi
+[ -z "$kernel_pkg" ] || printf '  %-20s %s\n' "VM kernel" "$kernel_pkg" >&2
 [ "${#absent[@]}" -eq 0 ] || die "missing after install: ${absent[*]}"
