@@ -11,57 +11,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
-fn sha(b: &[u8]) -> String {
-    hex::encode(Sha256::digest(b))
-}
-
-/// An OCI layout of corpus layers (uncompressed), tag `t`.
-fn oci_layout(dir: &Path, layers: &[&str]) -> String {
-    let blobs = dir.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    let put = |bytes: &[u8]| {
-        let h = sha(bytes);
-        std::fs::write(blobs.join(&h), bytes).unwrap();
-        h
-    };
-    let (mut descs, mut ids) = (Vec::new(), Vec::new());
-    for name in layers {
-        let tar = zstd::decode_all(
-            &std::fs::read(data().join("corpus").join(format!("{name}.zst"))).unwrap()[..],
-        )
-        .unwrap();
-        let h = put(&tar);
-        ids.push(format!("sha256:{h}"));
-        descs.push(
-            serde_json::json!({"mediaType": "application/vnd.oci.image.layer.v1.tar",
-            "digest": format!("sha256:{h}"), "size": tar.len()}),
-        );
-    }
-    let cfg = serde_json::to_vec(&serde_json::json!({"architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": ids}}))
-    .unwrap();
-    let ch = put(&cfg);
-    let m = serde_json::to_vec(&serde_json::json!({"schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": format!("sha256:{ch}"), "size": cfg.len()}, "layers": descs}))
-    .unwrap();
-    let mh = put(&m);
-    std::fs::write(
-        dir.join("index.json"),
-        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": format!("sha256:{mh}"), "size": m.len(),
-            "annotations": {"org.opencontainers.image.ref.name": "t"}}]}))
-        .unwrap(),
-    )
-    .unwrap();
-    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    format!("oci:{}:t", dir.display())
-}
-
 /// Every file below `dir` (relative path → sha256), symlinks by target.
 fn tree(dir: &Path) -> Vec<(String, String)> {
     fn walk(root: &Path, d: &Path, out: &mut Vec<(String, String)>) {

@@ -77,6 +77,25 @@ pub enum TreeError {
     Spool(std::io::Error),
 }
 
+/// A failed copy of member data: the tar reader's own error (corrupt or
+/// truncated input), or the spool's / sink's.
+fn copy_error(e: std::io::Error) -> TreeError {
+    match e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<crate::tar::TarError>())
+    {
+        Some(t) => TreeError::Tar(t.clone()),
+        None => TreeError::Spool(e),
+    }
+}
+
+fn short_data(path: &[u8], copied: u64, len: u64) -> TreeError {
+    entry_err(
+        path,
+        format!("unexpected EOF after {copied} of {len} bytes"),
+    )
+}
+
 fn entry_err(path: &[u8], message: impl Into<String>) -> TreeError {
     TreeError::Entry {
         path: crate::text::shown(path),
@@ -360,20 +379,9 @@ impl Tree {
         self.spool
             .seek(SeekFrom::Start(offset))
             .map_err(TreeError::Spool)?;
-        let copied = std::io::copy(&mut src.take(len), &mut self.spool).map_err(|e| {
-            match e
-                .get_ref()
-                .and_then(|i| i.downcast_ref::<crate::tar::TarError>())
-            {
-                Some(t) => TreeError::Tar(t.clone()),
-                None => TreeError::Spool(e),
-            }
-        })?;
+        let copied = std::io::copy(&mut src.take(len), &mut self.spool).map_err(copy_error)?;
         if copied != len {
-            return Err(entry_err(
-                path,
-                format!("unexpected EOF after {copied} of {len} bytes"),
-            ));
+            return Err(short_data(path, copied, len));
         }
         self.spool_len += len;
         Ok(Data::Spool { offset, len })
@@ -390,20 +398,9 @@ impl Tree {
         path: &[u8],
     ) -> Result<Data, TreeError> {
         let block = self.streamed_blocks + 1;
-        let copied = sink.append_from(src, len).map_err(|e| {
-            match e
-                .get_ref()
-                .and_then(|i| i.downcast_ref::<crate::tar::TarError>())
-            {
-                Some(t) => TreeError::Tar(t.clone()),
-                None => TreeError::Spool(e),
-            }
-        })?;
+        let copied = sink.append_from(src, len).map_err(copy_error)?;
         if copied != len {
-            return Err(entry_err(
-                path,
-                format!("unexpected EOF after {copied} of {len} bytes"),
-            ));
+            return Err(short_data(path, copied, len));
         }
         let blocks = len.div_ceil(BLOCK);
         sink.append_zeros(blocks * BLOCK - len)
