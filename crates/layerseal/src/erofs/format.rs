@@ -39,76 +39,20 @@ pub fn file_type(mode: u16) -> u8 {
     }
 }
 
-/// CRC32C register as EROFS stores it: reflected Castagnoli, initial
+/// CRC-32C register as EROFS stores it: reflected Castagnoli, initial
 /// all-ones, no final inversion.
 pub fn crc32c_raw(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0x82F6_3B78
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    crc
+    const EROFS_CRC32C: crc::Algorithm<u32> = crc::Algorithm {
+        xorout: 0,
+        ..crc::CRC_32_ISCSI
+    };
+    const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&EROFS_CRC32C);
+    CRC.checksum(data)
 }
 
 /// xxHash32 (for the xattr name filter).
 pub fn xxh32(input: &[u8], seed: u32) -> u32 {
-    const P1: u32 = 2_654_435_761;
-    const P2: u32 = 2_246_822_519;
-    const P3: u32 = 3_266_489_917;
-    const P4: u32 = 668_265_263;
-    const P5: u32 = 374_761_393;
-    let round = |acc: u32, lane: u32| {
-        acc.wrapping_add(lane.wrapping_mul(P2))
-            .rotate_left(13)
-            .wrapping_mul(P1)
-    };
-    let word = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    let mut rest = input;
-    let mut h = if input.len() >= 16 {
-        let mut v = [
-            seed.wrapping_add(P1).wrapping_add(P2),
-            seed.wrapping_add(P2),
-            seed,
-            seed.wrapping_sub(P1),
-        ];
-        while rest.len() >= 16 {
-            for (i, lane) in v.iter_mut().enumerate() {
-                *lane = round(*lane, word(&rest[4 * i..]));
-            }
-            rest = &rest[16..];
-        }
-        v[0].rotate_left(1)
-            .wrapping_add(v[1].rotate_left(7))
-            .wrapping_add(v[2].rotate_left(12))
-            .wrapping_add(v[3].rotate_left(18))
-    } else {
-        seed.wrapping_add(P5)
-    };
-    h = h.wrapping_add(input.len() as u32);
-    while rest.len() >= 4 {
-        h = h
-            .wrapping_add(word(rest).wrapping_mul(P3))
-            .rotate_left(17)
-            .wrapping_mul(P4);
-        rest = &rest[4..];
-    }
-    for &b in rest {
-        h = h
-            .wrapping_add(u32::from(b).wrapping_mul(P5))
-            .rotate_left(11)
-            .wrapping_mul(P1);
-    }
-    h ^= h >> 15;
-    h = h.wrapping_mul(P2);
-    h ^= h >> 13;
-    h = h.wrapping_mul(P3);
-    h ^ (h >> 16)
+    xxhash_rust::xxh32::xxh32(input, seed)
 }
 
 const XATTR_PREFIXES: [(u8, &[u8]); 5] = [

@@ -62,20 +62,7 @@ pub fn convert_with<R: Read, S: BlockSink>(
 /// RFC 9562 version-5 UUID (SHA-1, URL namespace) of `name`, as containerd
 /// derives EROFS UUIDs: `uuid5(URL, "erofs:blobs/" + digest)`.
 pub fn uuid5_url(name: &str) -> [u8; 16] {
-    use sha1::{Digest, Sha1};
-    const URL_NS: [u8; 16] = [
-        0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30,
-        0xc8,
-    ];
-    let mut h = Sha1::new();
-    h.update(URL_NS);
-    h.update(name.as_bytes());
-    let d = h.finalize();
-    let mut u = [0u8; 16];
-    u.copy_from_slice(&d[..16]);
-    u[6] = (u[6] & 0x0f) | 0x50;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    u
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()).into_bytes()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ mod verify;
 use sha2::{Digest, Sha256, Sha512};
 
 pub use spool::DigestSpool;
-pub use stream::{HashingSink, Level0};
+pub use stream::{HashingSink, Level0, OutputError};
 pub use superblock::{Superblock, SuperblockError, SUPERBLOCK_SIZE};
 pub use verify::{verify, Corruption, VerifyError};
 
