@@ -1,6 +1,9 @@
 //! Command-line front ends of layerseal: the native `layerseal` commands
 //! and the `dmverity-vhd` drop-in. The binaries are thin wrappers.
 
+mod cmd_check;
+mod cmd_image;
+mod cmd_layer;
 mod composefs_cli;
 pub mod dmverity_vhd;
 mod erofs_args;

@@ -1,0 +1,307 @@
+//! Whole images: `roothash`, `create`, `inspect`, and the argument group
+//! they share (`ImageArgs`).
+
+use std::path::PathBuf;
+
+use layerseal::erofs::MkfsOptions;
+use layerseal::pipeline::{
+    convert_image, convert_reference, ImageOptions, LayerResult, OutputPlan,
+};
+use layerseal::source::{Image, ImageRef, Platform};
+use serde_json::json;
+
+use crate::erofs_args::{erofs_layer_json, ErofsArgs};
+use crate::native::{
+    check_tar_index, default_cache_dir, erofs_uuid, exit, layer_progress, open, parse_size, usage,
+    Format, RegistryArgs, UuidFrom,
+};
+
+#[derive(clap::Args)]
+pub(crate) struct ImageArgs {
+    /// Platform to select from a multi-platform index (os/arch[/variant]).
+    #[arg(long, default_value = "linux/amd64")]
+    platform: String,
+    /// Metadata reservation (changes root hashes; see `layer --help`).
+    #[arg(long, default_value = "128GiB", value_parser = parse_size)]
+    max_disk_size: u64,
+    /// Layers converted at once (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
+    /// Do not read or write the root-hash cache (keyed by diff_id).
+    #[arg(long)]
+    no_cache: bool,
+    /// Filesystem format.
+    #[arg(long, value_enum, default_value = "ext4")]
+    format: Format,
+    /// EROFS UUID source (containerd's differ: blob; its converter: diffid).
+    #[arg(long, value_enum, default_value = "blob")]
+    uuid_from: UuidFrom,
+    /// EROFS only: tar-index layers (index image + the tar, 512-byte verity blocks).
+    #[arg(long)]
+    tar_index: bool,
+    #[command(flatten)]
+    erofs: ErofsArgs,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+fn image_options(
+    image: &Image,
+    c: &ImageArgs,
+    mkfs: &MkfsOptions,
+) -> (ImageOptions, Option<indicatif::MultiProgress>) {
+    let (progress, multi) = layer_progress(image);
+    let opts = ImageOptions {
+        max_disk_size: c.max_disk_size,
+        outputs: None,
+        jobs: c.jobs,
+        cache: if c.no_cache {
+            None
+        } else {
+            default_cache_dir()
+        },
+        progress,
+        format: c.format.fs(),
+        erofs_uuid: erofs_uuid(c.uuid_from, None),
+        tar_index: c.tar_index,
+        mkfs: mkfs.clone(),
+    };
+    (opts, multi)
+}
+
+/// Layers of a converted image, its platform and manifest digest.
+type Converted = (Vec<LayerResult>, Option<String>, Option<String>);
+
+/// Convert an image reference.
+fn run_image(
+    image: &str,
+    common: &ImageArgs,
+    mkfs: &MkfsOptions,
+    outputs: Option<OutputPlan>,
+) -> Result<Converted, String> {
+    check_tar_index(common.tar_index, common.format)?;
+    let r = ImageRef::parse(image).map_err(|e| e.to_string())?;
+    let platform = Platform::parse(&common.platform)?;
+    let cache = if common.no_cache {
+        None
+    } else {
+        default_cache_dir()
+    };
+    if let ImageRef::DockerDaemon(_) = r {
+        let opts = ImageOptions {
+            max_disk_size: common.max_disk_size,
+            outputs,
+            jobs: common.jobs,
+            cache,
+            progress: None,
+            format: common.format.fs(),
+            erofs_uuid: erofs_uuid(common.uuid_from, None),
+            tar_index: common.tar_index,
+            mkfs: mkfs.clone(),
+        };
+        let layers = convert_reference(&r, &platform, &common.registry.options(), &opts)?;
+        return Ok((layers, None, None));
+    }
+    let img = open(image, &common.platform, &common.registry)?;
+    let (mut opts, multi) = image_options(&img, common, mkfs);
+    opts.outputs = outputs;
+    let result = convert_image(&img, &opts);
+    if let Some(m) = multi {
+        let _ = m.clear();
+    }
+    let layers = result.map_err(|e| format!("{image}: {e}"))?;
+    Ok((
+        layers,
+        img.platform.as_ref().map(ToString::to_string),
+        img.manifest_digest.as_ref().map(ToString::to_string),
+    ))
+}
+
+/// Per layer: digests, root hash, files; for EROFS also the UUID, mkfs
+/// options, release and sizes a policy generator consumes.
+fn layers_json(
+    layers: &[LayerResult],
+    common: &ImageArgs,
+    mkfs: &MkfsOptions,
+) -> serde_json::Value {
+    json!(layers
+        .iter()
+        .map(|l| {
+            let mut v = json!({
+                "index": l.index,
+                "digest": l.digest.as_ref().map(ToString::to_string),
+                "diff_id": l.diff_id.to_string(),
+                "root_hash": l.root_hash,
+                "image": l.image,
+                "hash_device": l.hash_device,
+                "cached": l.cached,
+            });
+            if matches!(common.format, Format::Erofs) {
+                let extra = erofs_layer_json(l, mkfs, matches!(common.uuid_from, UuidFrom::Diffid));
+                if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+                    o.extend(e);
+                    o.insert("tar_index".into(), json!(common.tar_index));
+                }
+            }
+            v
+        })
+        .collect::<Vec<_>>())
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RoothashCmd {
+    image: String,
+    #[command(flatten)]
+    common: ImageArgs,
+    /// Print JSON (layers with digest, diff_id and root hash).
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_roothash(c: RoothashCmd) -> Result<i32, String> {
+    let RoothashCmd {
+        image,
+        common,
+        json,
+    } = c;
+    let mkfs = match common.erofs.resolve(matches!(common.format, Format::Erofs)) {
+        Ok(m) => m,
+        Err(e) => return usage(&e),
+    };
+    let (layers, platform, manifest) = run_image(&image, &common, &mkfs, None)?;
+    if json {
+        let v = json!({"image": image, "platform": platform, "manifest_digest": manifest,
+            "format": common.format.name(), "layers": layers_json(&layers, &common, &mkfs)});
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        for l in &layers {
+            println!("{}", l.root_hash);
+        }
+    }
+    Ok(exit::OK)
+}
+
+#[derive(clap::Args)]
+pub(crate) struct CreateCmd {
+    image: String,
+    /// Output directory (created if missing).
+    #[arg(short, long)]
+    out_dir: PathBuf,
+    /// Put each hash tree in its own OUT/<blob path>.hash-dev.vhd.
+    #[arg(long)]
+    hash_dev: bool,
+    /// Write raw images (.img) instead of VHDs (ext4).
+    #[arg(long)]
+    raw: bool,
+    /// With --format erofs: lay files out as containerd's layer content
+    /// cache expects (OUT/sha256/<xx>/<diffID>.erofs + .erofs.dmverity).
+    #[arg(long)]
+    containerd_cache: bool,
+    #[command(flatten)]
+    common: ImageArgs,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_create(c: CreateCmd) -> Result<i32, String> {
+    let CreateCmd {
+        image,
+        out_dir,
+        hash_dev,
+        raw,
+        containerd_cache,
+        common,
+        json,
+    } = c;
+    let erofs = matches!(common.format, Format::Erofs);
+    let mkfs = match common.erofs.resolve(erofs) {
+        Ok(m) => m,
+        Err(e) => return usage(&e),
+    };
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let plan = OutputPlan {
+        dir: out_dir.clone(),
+        hash_device: hash_dev,
+        vhd: !raw && !erofs,
+        erofs,
+        containerd_cache,
+    };
+    let (layers, _, _) = run_image(&image, &common, &mkfs, Some(plan))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"image": image,
+                "format": common.format.name(), "layers": layers_json(&layers, &common, &mkfs)}))
+            .expect("json")
+        );
+    } else {
+        for l in &layers {
+            if let Some(p) = &l.image {
+                println!("{}  {}", l.root_hash, p.display());
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+#[derive(clap::Args)]
+pub(crate) struct InspectCmd {
+    image: String,
+    /// Platform to select from a multi-platform index.
+    #[arg(long, default_value = "linux/amd64")]
+    platform: String,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_inspect(c: InspectCmd) -> Result<i32, String> {
+    let InspectCmd {
+        image,
+        platform,
+        registry,
+        json,
+    } = c;
+    let img = open(&image, &platform, &registry)?;
+    let layers: Vec<serde_json::Value> = img
+        .layers
+        .iter()
+        .map(|l| json!({"index": l.index, "path": l.path, "digest": l.digest.as_ref().map(ToString::to_string),
+            "size": l.size, "media_type": l.media_type, "diff_id": l.diff_id.to_string()}))
+        .collect();
+    if json {
+        let v = json!({
+            "image": image,
+            "platform": img.platform.as_ref().map(ToString::to_string),
+            "manifest_digest": img.manifest_digest.as_ref().map(ToString::to_string),
+            "config_digest": img.config_digest.as_ref().map(ToString::to_string),
+            "config": img.config,
+            "layers": layers,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        println!("image     {image}");
+        if let Some(p) = &img.platform {
+            println!("platform  {p}");
+        }
+        if let Some(d) = &img.manifest_digest {
+            println!("manifest  {d}");
+        }
+        if let Some(d) = &img.config_digest {
+            println!("config    {d}");
+        }
+        for l in &img.layers {
+            let size = l.size.map_or_else(|| "?".to_string(), |s| s.to_string());
+            let digest = l
+                .digest
+                .as_ref()
+                .map_or_else(|| l.path.clone(), ToString::to_string);
+            println!(
+                "layer {:>2}  {digest}  {size} bytes  diff_id {}",
+                l.index, l.diff_id
+            );
+        }
+    }
+    Ok(exit::OK)
+}
