@@ -6,7 +6,7 @@ use clap::ValueEnum;
 use layerseal::check::{check_image, CheckError};
 use serde_json::json;
 
-use crate::native::exit;
+use crate::shared::exit;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum HashAlg {

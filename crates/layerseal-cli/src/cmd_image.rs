@@ -11,7 +11,7 @@ use layerseal::source::{Image, ImageRef, Platform};
 use serde_json::json;
 
 use crate::erofs_args::{erofs_layer_json, ErofsArgs};
-use crate::native::{
+use crate::shared::{
     check_tar_index, default_cache_dir, erofs_uuid, exit, layer_progress, open, parse_size, usage,
     Format, RegistryArgs, UuidFrom,
 };

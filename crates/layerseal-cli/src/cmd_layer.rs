@@ -6,7 +6,7 @@ use layerseal::layer::{convert_layer_from, LayerError, LayerOptions, Outputs};
 use serde_json::json;
 
 use crate::erofs_args::ErofsArgs;
-use crate::native::{
+use crate::shared::{
     check_tar_index, erofs_uuid, exit, parse_size, parse_uuid, progress_for, usage, Format,
     UuidFrom,
 };

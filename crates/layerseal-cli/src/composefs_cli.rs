@@ -23,7 +23,7 @@ use layerseal::source::ImageRef;
 use layerseal::verity::{fsverity, hex_lower, Algorithm};
 use serde_json::json;
 
-use crate::native::{exit, layer_progress, open, RegistryArgs};
+use crate::shared::{exit, layer_progress, open, RegistryArgs};
 
 #[derive(Args)]
 pub struct ComposefsArgs {

@@ -366,7 +366,7 @@ fn cache_dir() -> Option<PathBuf> {
     if std::env::var_os("LAYERSEAL_NO_CACHE").is_some() {
         return None;
     }
-    crate::native::default_cache_dir()
+    crate::shared::default_cache_dir()
 }
 
 fn roothash(g: &goflag::Parsed, p: &goflag::Parsed, out: &mut dyn Write) -> Result<(), Failure> {

@@ -10,3 +10,4 @@ mod erofs_args;
 mod goflag;
 pub mod mkfs_erofs;
 pub mod native;
+mod shared;
