@@ -19,6 +19,9 @@ scripts/install-test-deps.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "module graph: no import cycles"
+python3 scripts/module-cycles.py crates/layerseal/src crates/layerseal-cli/src
+
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 

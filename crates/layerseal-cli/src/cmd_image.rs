@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 
 use layerseal::erofs::MkfsOptions;
-use layerseal::pipeline::{
-    convert_image, convert_reference, ImageOptions, LayerResult, OutputPlan,
-};
+use layerseal::image::convert_reference;
+use layerseal::pipeline::{convert_image, ImageOptions, LayerResult, OutputPlan};
 use layerseal::source::{Image, ImageRef, Platform};
 use serde_json::json;
 

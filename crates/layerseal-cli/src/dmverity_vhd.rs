@@ -6,8 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use layerseal::ext4::{LAYOUT_128G, LAYOUT_16G};
+use layerseal::image::convert_reference;
 use layerseal::layer::{convert_layer, LayerError, LayerOptions, Outputs};
-use layerseal::pipeline::{convert_reference, sanitise, ImageOptions, OutputPlan};
+use layerseal::pipeline::{sanitise, ImageOptions, OutputPlan};
 use layerseal::source::{ImageRef, Platform, RegistryOptions};
 
 use crate::goflag::{self, flag, value, Spec};

@@ -49,18 +49,19 @@
 
 #![deny(unsafe_code)]
 
+// The image-level stages keep their old paths too.
+pub use image::{layer_stream, pipeline, stream_archive};
+
 pub mod atomic;
 pub mod check;
 pub mod composefs;
 pub mod compress;
 pub mod erofs;
 pub mod ext4;
+pub mod image;
 pub mod layer;
-pub mod layer_stream;
-pub mod pipeline;
 pub mod sink;
 pub mod source;
-pub mod stream_archive;
 mod sys;
 pub mod tar;
 pub mod tee;

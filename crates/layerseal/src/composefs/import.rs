@@ -20,7 +20,7 @@ use super::oci::{
 };
 use super::repo::{RepoError, Repository};
 use super::splitstream::{content_type, SplitStream, Writer};
-use crate::layer_stream::{open_layer, ProgressFn};
+use crate::image::layer_stream::{open_layer, ProgressFn};
 use crate::source::{Digest, Image};
 use crate::verity::Algorithm;
 

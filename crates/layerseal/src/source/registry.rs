@@ -151,7 +151,14 @@ pub(super) fn url_encode(s: &str) -> String {
 
 impl Client {
     pub(super) fn new(host: &str, repo: &str, opts: &RegistryOptions) -> Result<Self, SourceError> {
-        let tls = super::registry_tls::tls_setup(host, opts)?;
+        let tls = super::registry_tls::tls_setup(
+            host,
+            &super::registry_tls::TlsChoices {
+                ca_file: opts.ca_file.as_deref(),
+                cert_dir: opts.cert_dir.as_deref(),
+                insecure_skip_tls_verify: opts.insecure_skip_tls_verify,
+            },
+        )?;
         let config = ureq::Agent::config_builder()
             .tls_config(match &tls {
                 super::registry_tls::TlsSetup::Ureq(t) => t.clone(),

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, TlsConfig};
 
 use super::error::{malformed, SourceError};
-use super::registry::RegistryOptions;
 
 /// The per-registry certificate directories searched for `host`
 /// (`HOST:PORT` or `HOST`), in order.
@@ -108,8 +107,16 @@ pub enum TlsSetup {
     Pinned(std::sync::Arc<rustls::ClientConfig>),
 }
 
+/// What the user said about TLS for a registry (`--ca-file`,
+/// `--cert-dir`, `--tls-verify=false`).
+pub struct TlsChoices<'a> {
+    pub ca_file: Option<&'a Path>,
+    pub cert_dir: Option<&'a Path>,
+    pub insecure_skip_tls_verify: bool,
+}
+
 /// The TLS setup for `host` under `opts`.
-pub fn tls_setup(host: &str, opts: &RegistryOptions) -> Result<TlsSetup, SourceError> {
+pub fn tls_setup(host: &str, opts: &TlsChoices) -> Result<TlsSetup, SourceError> {
     if opts.insecure_skip_tls_verify {
         return Ok(TlsSetup::Ureq(
             TlsConfig::builder().disable_verification(true).build(),
@@ -117,10 +124,10 @@ pub fn tls_setup(host: &str, opts: &RegistryOptions) -> Result<TlsSetup, SourceE
     }
     let mut cas = Vec::new();
     let mut client = None;
-    if let Some(ca) = &opts.ca_file {
+    if let Some(ca) = opts.ca_file {
         cas.extend(certs_in(ca)?);
     }
-    let mut dirs: Vec<PathBuf> = opts.cert_dir.iter().cloned().collect();
+    let mut dirs: Vec<PathBuf> = opts.cert_dir.iter().map(|d| d.to_path_buf()).collect();
     dirs.extend(certs_d_dirs(host));
     for d in dirs {
         let found = read_dir_certs(&d)?;

@@ -1,16 +1,17 @@
-//! Whole images: every layer converted, several at once, results in
+//! Whole images from a [`Image`]: every layer converted, several at once, results in
 //! manifest order. Each layer is one pass: blob (digest checked as it
 //! streams) → decompress → tar (diff_id checked) → ext4 → dm-verity.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use super::cache::{cache_get, cache_layout, cache_put};
+use super::layer_stream::open_layer;
 use crate::compress::Compression;
 use crate::layer::{
     convert_tar_checked, ErofsUuid, FsFormat, LayerError, LayerOptions, Outputs, StreamDigests,
 };
-use crate::layer_stream::open_layer;
 use crate::source::{Digest, Image, Layer};
 
 /// Where to write each layer's files; None for root hashes only.
@@ -35,7 +36,7 @@ pub struct ImageOptions {
     /// Reuse root hashes computed before (hash-only runs), keyed by diff_id.
     pub cache: Option<PathBuf>,
     /// Called with (layer index, compressed bytes read so far).
-    pub progress: Option<crate::layer_stream::ProgressFn>,
+    pub progress: Option<super::layer_stream::ProgressFn>,
     pub format: FsFormat,
     pub erofs_uuid: ErofsUuid,
     /// EROFS tar-index layers (index + tar, 512-byte verity blocks).
@@ -142,61 +143,6 @@ pub fn output_paths(plan: &OutputPlan, layer: &Layer) -> (PathBuf, Option<PathBu
     (data, hash)
 }
 
-fn cache_key(dir: &Path, layout: &str, diff_id: &Digest) -> PathBuf {
-    // The tool version is part of the key: a release that changed the
-    // output must not reuse an older result.
-    dir.join(format!("v{}", env!("CARGO_PKG_VERSION")))
-        .join(layout)
-        .join(format!("{}-{}.roothash", diff_id.algorithm, diff_id.hex))
-}
-
-/// What a cached root depends on besides the diff_id: format, layout,
-/// mkfs options and release, and for EROFS UUIDs named after the blob,
-/// the blob digest (one diff_id can come gzip- or zstd-compressed).
-fn cache_layout(opts: &ImageOptions, layer: &Layer) -> String {
-    match opts.format {
-        FsFormat::Ext4 => format!("ext4-{}G", opts.max_disk_size >> 30),
-        FsFormat::Erofs => {
-            let uuid = match (&opts.erofs_uuid, &layer.digest) {
-                (ErofsUuid::BlobDigest, Some(d)) => format!("blob-{}", d.hex),
-                (u, _) => format!("{u:?}").to_lowercase(),
-            };
-            format!(
-                "erofs{}-uuid-{uuid}-{}",
-                if opts.tar_index { "-tarindex" } else { "" },
-                opts.mkfs.cache_key().replace(' ', "_"),
-            )
-        }
-    }
-}
-
-/// A cached `ROOT [IMAGE_SIZE]` line.
-fn cache_get(dir: &Path, layout: &str, diff_id: &Digest) -> Option<(String, Option<u64>)> {
-    let s = std::fs::read_to_string(cache_key(dir, layout, diff_id)).ok()?;
-    let mut words = s.split_whitespace();
-    let root = words.next()?;
-    let size = words.next().and_then(|w| w.parse().ok());
-    (root.len() == 64 && root.bytes().all(|c| c.is_ascii_hexdigit()))
-        .then(|| (root.to_string(), size))
-}
-
-fn cache_put(dir: &Path, layout: &str, diff_id: &Digest, root: &str, image_size: u64) {
-    let path = cache_key(dir, layout, diff_id);
-    if let Some(parent) = path.parent() {
-        if std::fs::create_dir_all(parent).is_ok() {
-            if let Ok(f) = crate::atomic::AtomicFile::create(&path) {
-                use std::io::Write;
-                if f.file()
-                    .write_all(format!("{root} {image_size}\n").as_bytes())
-                    .is_ok()
-                {
-                    let _ = f.commit();
-                }
-            }
-        }
-    }
-}
-
 fn convert_one(
     image: &Image,
     layer: &Layer,
@@ -214,9 +160,11 @@ fn convert_one(
     };
     if opts.outputs.is_none() {
         if let Some(dir) = &opts.cache {
-            if let Some((root, image_size)) =
-                cache_get(dir, &cache_layout(opts, layer), &layer.diff_id)
-            {
+            if let Some((root, image_size)) = cache_get(
+                dir,
+                &cache_layout(&opts.layer_options(None, None, threads), layer),
+                &layer.diff_id,
+            ) {
                 return Ok(LayerResult {
                     index: layer.index,
                     diff_id: layer.diff_id.clone(),
@@ -270,7 +218,7 @@ fn convert_one(
         if let Some(dir) = &opts.cache {
             cache_put(
                 dir,
-                &cache_layout(opts, layer),
+                &cache_layout(&lopts, layer),
                 &layer.diff_id,
                 &report.root_hash,
                 report.image_size,
@@ -342,32 +290,4 @@ pub fn convert_image(image: &Image, opts: &ImageOptions) -> Result<Vec<LayerResu
     }
     done.sort_by_key(|l| l.index);
     Ok(done)
-}
-
-/// Convert whatever `reference` names: images that can be opened
-/// (layouts, archives, registries) layer-parallel, the Docker daemon's
-/// export as one stream. Errors are ready to print.
-pub fn convert_reference(
-    reference: &crate::source::ImageRef,
-    platform: &crate::source::Platform,
-    registry: &crate::source::RegistryOptions,
-    opts: &ImageOptions,
-) -> Result<Vec<LayerResult>, String> {
-    use crate::source::{daemon, open_image_with, ImageRef};
-    match reference {
-        ImageRef::DockerDaemon(name) => {
-            let stream = daemon::export(name).map_err(|e| e.to_string())?;
-            crate::stream_archive::convert_archive_stream(
-                stream,
-                &format!("docker-daemon:{name}"),
-                Some(name),
-                opts,
-            )
-            .map_err(|e| e.to_string())
-        }
-        other => {
-            let image = open_image_with(other, platform, registry).map_err(|e| e.to_string())?;
-            convert_image(&image, opts).map_err(|e| e.to_string())
-        }
-    }
 }

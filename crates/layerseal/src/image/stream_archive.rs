@@ -9,9 +9,9 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::pipeline::{output_paths, ImageError, ImageOptions, LayerResult};
 use crate::compress;
 use crate::layer::{convert_tar, LayerError};
-use crate::pipeline::{output_paths, ImageError, ImageOptions, LayerResult};
 use crate::source::digest::ThreadMeasured;
 use crate::source::store::{normalize, Store, MAX_JSON};
 use crate::source::{docker_archive, Digest, SourceError};
