@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Everything: formatting and lints, all tests with the independent checkers
-# required (e2fsck, veritysetup, qemu-img), the large corpus layers, and the
-# real debootstrap-built image in every file form, and the kernel check in a
-# VM (six bounded boots).
+# Everything: formatting, the module graph (no import cycles) and lints, all
+# tests with the independent checkers required (e2fsck, veritysetup,
+# qemu-img, fsck.erofs), the large corpus layers, the real debootstrap-built
+# image in every file form and from registries of every TLS kind, registries
+# that misbehave (a fault-injecting proxy), and the kernel check in a VM
+# (eleven bounded boots).
 #
 # On a fresh Debian 12 machine as root this installs what it needs first.
 # Set LAYERSEAL_SKIP_VM=1 / LAYERSEAL_SKIP_REAL_IMAGE=1 to leave those out.
