@@ -87,8 +87,22 @@ impl Signer {
         })
     }
 
-    /// The DER PKCS#7 signature of `message`.
+    /// The DER PKCS#7 signature of `message` (signer identified by issuer
+    /// and serial; no certificate inside, as composefs signatures are).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.sign_cms(message, false)
+    }
+
+    /// A detached PKCS#7 signature of `message` with the signer certificate
+    /// embedded and no signed attributes: what `openssl smime -sign -binary
+    /// -noattr -outform der` writes and what the kernel's dm-verity
+    /// `root_hash_sig_key_desc` / `veritysetup --root-hash-signature`
+    /// verify over a root hash's hex text.
+    pub fn sign_with_certificate(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.sign_cms(message, true)
+    }
+
+    fn sign_cms(&self, message: &[u8], embed_certificate: bool) -> Result<Vec<u8>, SignError> {
         let signature: Signature = self.key.sign(message);
         let tbs = &self.cert.tbs_certificate;
         let signer = SignerInfo {
@@ -112,7 +126,16 @@ impl Signer {
                 econtent_type: ID_DATA,
                 econtent: None,
             },
-            certificates: None,
+            certificates: if embed_certificate {
+                Some(cms::signed_data::CertificateSet(
+                    SetOfVec::try_from(vec![cms::cert::CertificateChoices::Certificate(
+                        self.cert.clone(),
+                    )])
+                    .map_err(der_err)?,
+                ))
+            } else {
+                None
+            },
             crls: None,
             signer_infos: SignerInfos(SetOfVec::try_from(vec![signer]).map_err(der_err)?),
         };
