@@ -186,10 +186,17 @@ impl Repository {
             "erofs_formats": {"default": 1}
         });
         let text = serde_json::to_vec_pretty(&meta).expect("json");
-        let lock = fs::File::open(root).map_err(io_at(root))?;
-        take_lock(&lock, root, false, wait)?;
+        let repo = Self::locked(root, algorithm, wait)?;
         let meta_path = root.join("meta.json");
         crate::atomic::write_file(&meta_path, &text).map_err(io_at(&meta_path))?;
+        Ok(repo)
+    }
+
+    /// The repository at `root`, its shared lock taken (the directory
+    /// itself, read-only, as composefs-rs locks it).
+    fn locked(root: &Path, algorithm: Algorithm, wait: LockWait) -> Result<Self, RepoError> {
+        let lock = fs::File::open(root).map_err(io_at(root))?;
+        take_lock(&lock, root, false, wait)?;
         Ok(Repository {
             root: root.to_path_buf(),
             algorithm,
@@ -227,17 +234,7 @@ impl Repository {
             .as_str()
             .and_then(parse_algorithm)
             .ok_or_else(|| invalid(format!("unknown algorithm {}", meta["algorithm"])))?;
-        // The directory itself, read-only, as composefs-rs locks it.
-        let lock = fs::File::open(root).map_err(io_at(root))?;
-        take_lock(&lock, root, false, wait)?;
-        Ok(Repository {
-            root: root.to_path_buf(),
-            algorithm,
-            threads: 0,
-            lock,
-            wait,
-            fanout: std::array::from_fn(|_| std::sync::atomic::AtomicBool::new(false)),
-        })
+        Self::locked(root, algorithm, wait)
     }
 
     /// Temporary files of writers that died (`.tmp-PID-…` in `objects/`,
@@ -256,12 +253,12 @@ impl Repository {
             };
             for e in entries.flatten() {
                 let n = e.file_name().to_string_lossy().into_owned();
+                if !n.starts_with(".tmp-") {
+                    continue;
+                }
                 let pid = crate::atomic::temporary_pid(&n, ".tmp-link-")
                     .or_else(|| crate::atomic::temporary_pid(&n, ".tmp-"));
-                if n.starts_with(".tmp-") {
-                    let alive = pid.is_some_and(crate::atomic::pid_alive);
-                    out.push((e.path(), alive));
-                }
+                out.push((e.path(), pid.is_some_and(crate::atomic::pid_alive)));
             }
         }
         out.sort();
@@ -332,7 +329,7 @@ impl Repository {
     /// Durability comes from one [`Repository::sync`] before anything
     /// names it, not an fsync per object.
     fn put_small(&self, data: &[u8]) -> Result<Vec<u8>, RepoError> {
-        let digest = super::super::verity::fsverity::digest_bytes(data, self.algorithm)
+        let digest = crate::verity::fsverity::digest_bytes(data, self.algorithm)
             .map_err(io_at(&self.root))?;
         let dest = self.object_path(&digest);
         if dest.exists() {
@@ -398,6 +395,9 @@ impl Repository {
     }
 
     pub fn put_bytes(&self, data: &[u8]) -> Result<Vec<u8>, RepoError> {
+        if data.len() as u64 <= SMALL_OBJECT {
+            return self.put_small(data);
+        }
         self.put_reader(&mut &data[..], data.len() as u64)
     }
 

@@ -192,9 +192,8 @@ impl Builder<'_> {
                 self.push_data_run(ino, start);
                 self.a.drop_extent(e);
             }
-            (Data::Spool { offset, len } | Data::Input { offset, len }, S_IFREG) => {
-                let from_input = matches!(node.data, Data::Input { .. });
-                let (offset, n) = (*offset, *len);
+            (Data::Spool { len, .. } | Data::Input { len, .. }, S_IFREG) => {
+                let n = *len;
                 let full = n / self.bs;
                 let t = n % self.bs;
                 let mut ext = None;
@@ -212,12 +211,7 @@ impl Builder<'_> {
                 let e = ext.expect("data extent");
                 let start = self.a.addr(e);
                 self.set(ino, |r| r.i_u = start as u32);
-                self.spool_runs.push(SpoolRun {
-                    block: start,
-                    offset,
-                    len: n,
-                    from_input,
-                });
+                self.push_data_run(ino, start);
                 self.a.drop_extent(e);
             }
             (Data::Link(target), S_IFLNK) => {

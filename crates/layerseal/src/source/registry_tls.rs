@@ -6,7 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, TlsConfig};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::PrivateKeyDer;
+use ureq::tls::{Certificate, PemItem, TlsConfig};
 
 use super::error::{malformed, SourceError};
 
@@ -50,22 +52,14 @@ fn certs_in(path: &Path) -> Result<Vec<Certificate<'static>>, SourceError> {
     Ok(certs)
 }
 
-fn key_in(path: &Path) -> Result<PrivateKey<'static>, SourceError> {
-    read_pem(path)?
-        .into_iter()
-        .find_map(|i| match i {
-            PemItem::PrivateKey(k) => Some(k),
-            _ => None,
-        })
-        .ok_or_else(|| malformed(path.display().to_string(), "no PEM private key found"))
-}
+/// A client certificate chain (DER) and its private key.
+type ClientIdentity = (Vec<Vec<u8>>, PrivateKeyDer<'static>);
 
-/// What one certificate directory holds: CAs and a client certificate
-/// (its chain and its key file).
+/// What one certificate directory holds: CAs and a client certificate.
 #[derive(Default)]
 struct DirCerts {
     cas: Vec<Certificate<'static>>,
-    client: Option<(ClientCert, PathBuf)>,
+    client: Option<ClientIdentity>,
 }
 
 fn read_dir_certs(dir: &Path) -> Result<DirCerts, SourceError> {
@@ -86,10 +80,10 @@ fn read_dir_certs(dir: &Path) -> Result<DirCerts, SourceError> {
                         format!("client certificate without its key {}", key.display()),
                     ));
                 }
-                out.client = Some((
-                    ClientCert::new_with_certs(&certs_in(p)?, key_in(&key)?),
-                    key,
-                ));
+                let chain = certs_in(p)?.iter().map(|c| c.der().to_vec()).collect();
+                let key_der = PrivateKeyDer::from_pem_file(&key)
+                    .map_err(|e| malformed(key.display().to_string(), e))?;
+                out.client = Some((chain, key_der));
             }
             _ => {}
         }
@@ -138,16 +132,6 @@ pub fn tls_setup(host: &str, opts: &TlsChoices) -> Result<TlsSetup, SourceError>
         return Ok(TlsSetup::Ureq(TlsConfig::builder().build()));
     }
     let trusted: Vec<Vec<u8>> = cas.iter().map(|c| c.der().to_vec()).collect();
-    let client = match client {
-        Some((cert, key_path)) => {
-            use rustls::pki_types::pem::PemObject;
-            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key_path)
-                .map_err(|e| malformed(key_path.display().to_string(), e))?;
-            let chain = cert.certs().iter().map(|c| c.der().to_vec()).collect();
-            Some((chain, key))
-        }
-        None => None,
-    };
     let config =
         super::registry_pinned::client_config(&trusted, client).map_err(|e| malformed(host, e))?;
     Ok(TlsSetup::Pinned(config))
