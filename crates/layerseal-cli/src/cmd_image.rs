@@ -41,7 +41,43 @@ pub(crate) struct ImageArgs {
     #[command(flatten)]
     erofs: ErofsArgs,
     #[command(flatten)]
-    registry: RegistryArgs,
+    pub(crate) registry: RegistryArgs,
+}
+
+/// An opened image (not the daemon's stream: these commands need its
+/// manifest) with the options its layers convert with.
+pub(crate) struct Prepared {
+    pub reference: ImageRef,
+    pub image: Image,
+    pub opts: ImageOptions,
+    pub mkfs: MkfsOptions,
+    pub multi: Option<indicatif::MultiProgress>,
+}
+
+/// Open `image` for `sign`, `verify-signatures` and `roothash
+/// --from-referrers`. `Err(Ok(code))`: a usage error, already printed.
+pub(crate) fn prepare(image: &str, common: &ImageArgs) -> Result<Prepared, Result<i32, String>> {
+    let mkfs = common
+        .erofs
+        .resolve(matches!(common.format, Format::Erofs))
+        .map_err(|e| usage(&e))?;
+    check_tar_index(common.tar_index, common.format).map_err(|e| usage(&e))?;
+    let reference = ImageRef::parse(image).map_err(|e| Err(e.to_string()))?;
+    if let ImageRef::DockerDaemon(_) = reference {
+        return Err(Err(format!(
+            "{image}: the Docker daemon's export has no manifest to attach signatures to; \
+             push the image to a registry or save it as an OCI layout"
+        )));
+    }
+    let img = open(image, &common.platform, &common.registry).map_err(Err)?;
+    let (opts, multi) = image_options(&img, common, &mkfs);
+    Ok(Prepared {
+        reference,
+        image: img,
+        opts,
+        mkfs,
+        multi,
+    })
 }
 
 fn image_options(
@@ -155,6 +191,14 @@ pub(crate) struct RoothashCmd {
     /// Print JSON (layers with digest, diff_id and root hash).
     #[arg(long)]
     json: bool,
+    /// Take root hashes from signed dm-verity referrers of the image (after
+    /// checking their signatures against --ca, same format and options) and
+    /// compute only the layers they do not cover.
+    #[arg(long, requires = "ca")]
+    from_referrers: bool,
+    /// CA certificates (PEM) for --from-referrers.
+    #[arg(long, value_name = "CA.pem", requires = "from_referrers")]
+    ca: Option<PathBuf>,
 }
 
 pub(crate) fn run_roothash(c: RoothashCmd) -> Result<i32, String> {
@@ -162,7 +206,13 @@ pub(crate) fn run_roothash(c: RoothashCmd) -> Result<i32, String> {
         image,
         common,
         json,
+        from_referrers,
+        ca,
     } = c;
+    if from_referrers {
+        let ca = ca.expect("clap requires --ca");
+        return run_roothash_from_referrers(&image, &common, &ca, json);
+    }
     let mkfs = match common.erofs.resolve(matches!(common.format, Format::Erofs)) {
         Ok(m) => m,
         Err(e) => return usage(&e),
@@ -176,6 +226,57 @@ pub(crate) fn run_roothash(c: RoothashCmd) -> Result<i32, String> {
         for l in &layers {
             println!("{}", l.root_hash);
         }
+    }
+    Ok(exit::OK)
+}
+
+fn run_roothash_from_referrers(
+    image: &str,
+    common: &ImageArgs,
+    ca: &std::path::Path,
+    json: bool,
+) -> Result<i32, String> {
+    let (found, p) = match crate::cmd_sign::roothash_from_referrers(image, common, ca)? {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    for r in &found.refused {
+        eprintln!("layerseal: warning: signature refused, layer computed instead: {r}");
+    }
+    if json {
+        let mut layers = layers_json(&found.layers, common, &p.mkfs);
+        for (l, v) in found
+            .layers
+            .iter()
+            .zip(layers.as_array_mut().into_iter().flatten())
+        {
+            let signed = found.signed.get(&l.index);
+            v["source"] = json!(if signed.is_some() {
+                "referrer"
+            } else {
+                "computed"
+            });
+            v["artifact"] = json!(signed);
+        }
+        let v = json!({"image": image,
+            "platform": p.image.platform.as_ref().map(ToString::to_string),
+            "manifest_digest": p.image.manifest_digest.as_ref().map(ToString::to_string),
+            "format": common.format.name(),
+            "from_referrers": found.signed.len(), "computed": found.layers.len() - found.signed.len(),
+            "fetch_seconds": found.fetch_seconds, "compute_seconds": found.compute_seconds,
+            "refused": found.refused, "layers": layers});
+        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+    } else {
+        for l in &found.layers {
+            println!("{}", l.root_hash);
+        }
+        eprintln!(
+            "{} layer(s) from signed referrers ({:.2} s), {} computed ({:.2} s)",
+            found.signed.len(),
+            found.fetch_seconds,
+            found.layers.len() - found.signed.len(),
+            found.compute_seconds
+        );
     }
     Ok(exit::OK)
 }

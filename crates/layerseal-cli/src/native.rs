@@ -39,6 +39,17 @@ enum Command {
     /// Write one image file per layer: OUT/<diff_id hex>.vhd (as dmverity-vhd create).
     Create(crate::cmd_image::CreateCmd),
 
+    /// Sign every layer's dm-verity root hash (PKCS#7, as the kernel verifies
+    /// it) and publish the signatures as an OCI referrer in Notation's
+    /// dm-verity format: into the image's OCI layout, to its registry
+    /// (--push) or as files (-o DIR).
+    Sign(crate::cmd_sign::SignCmd),
+
+    /// Check an image's signed root hashes: the referrer artifact's signatures
+    /// against a CA, their root hashes against the layers, every layer covered.
+    /// Exit code 3 on any failure, naming the layer and the reason.
+    VerifySignatures(crate::cmd_sign::VerifySignaturesCmd),
+
     /// Show an image's platform, config and layers (digests, sizes, diff_ids).
     Inspect(crate::cmd_image::InspectCmd),
 
@@ -97,6 +108,8 @@ fn run(cli: Cli) -> Result<i32, String> {
         Command::Layer(c) => crate::cmd_layer::run_layer(c),
         Command::Roothash(c) => crate::cmd_image::run_roothash(c),
         Command::Create(c) => crate::cmd_image::run_create(c),
+        Command::Sign(c) => crate::cmd_sign::run_sign(c),
+        Command::VerifySignatures(c) => crate::cmd_sign::run_verify_signatures(c),
         Command::Inspect(c) => crate::cmd_image::run_inspect(c),
         Command::Verify(c) => crate::cmd_check::run_verify(c),
         Command::Composefs(args) => crate::composefs_cli::run(args),

@@ -60,6 +60,8 @@ pub mod erofs;
 pub mod ext4;
 pub mod image;
 pub mod layer;
+pub mod pkcs7;
+pub mod rootsig;
 pub mod sink;
 pub mod source;
 mod sys;

@@ -7,7 +7,7 @@ mod common;
 use base64::Engine;
 use layerseal::composefs::artifact;
 use layerseal::composefs::repo::Repository;
-use layerseal::composefs::sign::{verify_fsverity, Signer};
+use layerseal::composefs::sign::{sign_fsverity, verify_fsverity, Signer};
 use layerseal::composefs::signatures::{export_to_layout, sign_tag, verify_tag};
 use layerseal::verity::{fsverity, Algorithm};
 use serde_json::Value;
@@ -38,9 +38,7 @@ fn signature_bytes_equal_the_reference() {
         hex::encode(fsverity::formatted_digest(Algorithm::Sha256, &id)),
         e["formatted_digest_hex"].as_str().unwrap()
     );
-    let der = signer("test-signer")
-        .sign_fsverity(Algorithm::Sha256, &id)
-        .unwrap();
+    let der = sign_fsverity(&signer("test-signer"), Algorithm::Sha256, &id).unwrap();
     let want = base64::engine::general_purpose::STANDARD
         .decode(e["signature_der_base64"].as_str().unwrap())
         .unwrap();

@@ -162,27 +162,11 @@ pub fn import_layer(
         .map_err(|e| OciError::Tree(e.to_string()))
 }
 
-/// A small JSON blob's raw bytes from the image's store, checked against
-/// its digest; `None` when the store has no file for it.
-fn read_raw(image: &Image, d: &Digest, manifest: bool) -> Option<Vec<u8>> {
-    let opened = if manifest {
-        image.store.open_manifest(d)
-    } else {
-        image.store.open(&crate::source::oci::blob_path(d))
-    };
-    let (r, _) = opened.ok()?;
-    let mut buf = Vec::new();
-    r.take(crate::source::store::MAX_JSON)
-        .read_to_end(&mut buf)
-        .ok()?;
-    (d.algorithm != "sha256" || Digest::sha256_of(&buf) == *d).then_some(buf)
-}
-
 /// The raw config (as the registry serves it when the source keeps it;
 /// otherwise re-serialized) and its digest.
 fn raw_config(image: &Image) -> (Vec<u8>, Digest) {
     if let Some(d) = &image.config_digest {
-        if let Some(raw) = read_raw(image, d, false) {
+        if let Some(raw) = image.raw_document(d, false) {
             return (raw, d.clone());
         }
     }
@@ -195,7 +179,7 @@ fn raw_config(image: &Image) -> (Vec<u8>, Digest) {
 /// get an OCI manifest listing the uncompressed layers.
 fn raw_manifest(image: &Image, config: &[u8], config_digest: &Digest) -> (Vec<u8>, Digest) {
     if let Some(d) = &image.manifest_digest {
-        if let Some(raw) = read_raw(image, d, true) {
+        if let Some(raw) = image.raw_document(d, true) {
             return (raw, d.clone());
         }
     }

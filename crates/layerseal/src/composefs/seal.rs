@@ -221,7 +221,7 @@ fn annotate(
         .ok_or_else(|| other("annotations is not a JSON object"))?;
     ann.insert(key.to_string(), Value::from(hex_lower(digest)));
     if let Some(s) = signer {
-        let der = s.sign_fsverity(alg, digest)?;
+        let der = super::sign::sign_fsverity(s, alg, digest)?;
         ann.insert(
             format!("{key}.sig"),
             Value::from(base64::engine::general_purpose::STANDARD.encode(der)),

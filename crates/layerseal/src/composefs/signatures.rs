@@ -44,7 +44,7 @@ pub fn merged_id(repo: &Repository, tag: &str) -> Result<Vec<u8>, SignatureError
 pub fn sign_tag(repo: &Repository, tag: &str, signer: &Signer) -> Result<Artifact, SignatureError> {
     let stored = open_tag(repo, tag)?;
     let id = merged_id(repo, tag)?;
-    let der = signer.sign_fsverity(repo.algorithm(), &id)?;
+    let der = sign::sign_fsverity(signer, repo.algorithm(), &id)?;
     let key = artifact::merged_annotation_key(repo.algorithm());
     let art = artifact::build(&stored.manifest, &[(key, hex_lower(&id), der)]);
     store_artifact(repo, &stored.manifest, &art)?;
@@ -176,52 +176,26 @@ pub fn verify_artifact(
 /// needed): blobs under `blobs/sha256/`, each artifact manifest listed
 /// in `index.json` with its `artifactType`.
 pub fn export_to_layout(repo: &Repository, tag: &str, dir: &Path) -> Result<usize, SignatureError> {
+    use crate::source::layout_referrers::add_artifact;
     let arts = artifacts_for_tag(repo, tag)?;
     let stored = open_tag(repo, tag)?;
-    let io = |p: &Path, e: std::io::Error| other(format!("{}: {e}", p.display()));
     let blobs = dir.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).map_err(|e| io(&blobs, e))?;
-    let put = |d: &Digest, bytes: &[u8]| -> Result<(), SignatureError> {
-        let p = blobs.join(&d.hex);
-        if !p.exists() {
-            crate::atomic::write_file(&p, bytes).map_err(|e| io(&p, e))?;
-        }
-        Ok(())
-    };
-    put(&Digest::sha256_of(&stored.manifest), &stored.manifest)?;
-    let index_path = dir.join("index.json");
-    let mut index: serde_json::Value = match std::fs::read(&index_path) {
-        Ok(b) => serde_json::from_slice(&b)
-            .map_err(|e| other(format!("{}: {e}", index_path.display())))?,
-        Err(_) => serde_json::json!({"schemaVersion": 2, "manifests": []}),
-    };
-    let manifests = index["manifests"]
-        .as_array_mut()
-        .ok_or_else(|| other(format!("{}: no manifests list", index_path.display())))?;
+    std::fs::create_dir_all(&blobs).map_err(|e| other(format!("{}: {e}", blobs.display())))?;
+    let subject = blobs.join(Digest::sha256_of(&stored.manifest).hex);
+    if !subject.exists() {
+        crate::atomic::write_file(&subject, &stored.manifest)
+            .map_err(|e| other(format!("{}: {e}", subject.display())))?;
+    }
     for art in &arts {
-        for (d, b) in &art.blobs {
-            put(d, b)?;
-        }
-        put(&art.digest, &art.manifest)?;
-        if !manifests
-            .iter()
-            .any(|m| m["digest"] == art.digest.to_string())
-        {
-            manifests.push(serde_json::json!({
-                "mediaType": artifact::MANIFEST_MEDIA_TYPE,
-                "digest": art.digest.to_string(),
-                "size": art.manifest.len(),
-                "artifactType": artifact::ARTIFACT_TYPE,
-            }));
-        }
+        add_artifact(
+            dir,
+            &art.manifest,
+            artifact::MANIFEST_MEDIA_TYPE,
+            artifact::ARTIFACT_TYPE,
+            &art.blobs,
+        )
+        .map_err(other)?;
     }
-    let layout = dir.join("oci-layout");
-    if !layout.exists() {
-        crate::atomic::write_file(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)
-            .map_err(|e| io(&layout, e))?;
-    }
-    let text = serde_json::to_vec(&index).expect("json");
-    crate::atomic::write_file(&index_path, &text).map_err(|e| io(&index_path, e))?;
     Ok(arts.len())
 }
 

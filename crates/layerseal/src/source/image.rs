@@ -1,6 +1,7 @@
 //! A resolved image: its layers in manifest order, each with where its
 //! blob lives, the blob digest to verify and the diff_id from the config.
 
+use std::io::Read;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -32,6 +33,28 @@ pub struct Image {
     pub config: Value,
     pub layers: Vec<Layer>,
     pub store: Arc<dyn Store>,
+}
+
+impl Image {
+    /// A manifest (`manifest = true`) or blob of this image's store, read
+    /// whole and checked against `d`; None when the store does not keep it.
+    pub fn raw_document(&self, d: &Digest, manifest: bool) -> Option<Vec<u8>> {
+        let opened = if manifest {
+            self.store.open_manifest(d)
+        } else {
+            self.store.open(&super::oci::blob_path(d))
+        };
+        let (r, _) = opened.ok()?;
+        let mut buf = Vec::new();
+        r.take(super::store::MAX_JSON).read_to_end(&mut buf).ok()?;
+        (d.algorithm != "sha256" || Digest::sha256_of(&buf) == *d).then_some(buf)
+    }
+
+    /// The manifest bytes whose digest is `manifest_digest` (sources
+    /// without a manifest, such as docker-archives, have none).
+    pub fn raw_manifest(&self) -> Option<Vec<u8>> {
+        self.raw_document(self.manifest_digest.as_ref()?, true)
+    }
 }
 
 /// `rootfs.diff_ids` of an image config.

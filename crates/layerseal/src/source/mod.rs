@@ -8,6 +8,7 @@ pub mod digest;
 pub mod docker_archive;
 mod error;
 pub mod image;
+pub mod layout_referrers;
 pub mod oci;
 pub mod platform;
 pub mod reference;

@@ -231,6 +231,34 @@ pub fn manifest_image(
     })
 }
 
+/// Untagged entries that refer to another manifest (signatures and other
+/// referrer artifacts, which `notation sign --oci-layout` and oras list in
+/// `index.json`) are not images to pick when no tag is given.
+fn images_only(store: &dyn Store, entries: &[Value]) -> Vec<Value> {
+    if entries.len() < 2 {
+        return entries.to_vec();
+    }
+    let is_referrer = |d: &Value| {
+        if d["annotations"][REF_NAME].is_string() {
+            return false;
+        }
+        if d["artifactType"].is_string() {
+            return true;
+        }
+        let Ok(digest) = descriptor_digest(d, "index.json") else {
+            return false;
+        };
+        store
+            .read_json(&blob_path(&digest))
+            .is_ok_and(|doc| doc["subject"].is_object())
+    };
+    entries
+        .iter()
+        .filter(|d| !is_referrer(d))
+        .cloned()
+        .collect()
+}
+
 /// Resolve an image in an OCI layout (`index.json` at the store root).
 pub fn resolve(
     store: Arc<dyn Store>,
@@ -250,7 +278,7 @@ pub fn resolve(
             .filter(|d| d["annotations"][REF_NAME].as_str() == Some(t))
             .cloned()
             .collect(),
-        None => entries.clone(),
+        None => images_only(store.as_ref(), &entries),
     };
     if candidates.is_empty() {
         let tags: Vec<&str> = entries

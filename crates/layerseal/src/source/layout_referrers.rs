@@ -1,0 +1,126 @@
+//! Referrers kept in an OCI layout, as `notation sign --oci-layout` and
+//! oras keep them: the artifact's blobs under `blobs/`, its manifest
+//! listed in `index.json` (untagged, with its `artifactType`), found
+//! again by the `subject` its manifest names.
+
+use std::io::Read;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::digest::Digest;
+use super::store::MAX_JSON;
+
+fn io_err(p: &Path, e: impl std::fmt::Display) -> String {
+    format!("{}: {e}", p.display())
+}
+
+fn blob_file(dir: &Path, d: &Digest) -> std::path::PathBuf {
+    dir.join("blobs").join(&d.algorithm).join(&d.hex)
+}
+
+/// Add an artifact (its blobs, then its manifest) to the layout at `dir`,
+/// created if needed, and list the manifest in `index.json`. Each file is
+/// written under a temporary name and renamed; existing blobs are kept.
+pub fn add_artifact(
+    dir: &Path,
+    manifest: &[u8],
+    media_type: &str,
+    artifact_type: &str,
+    blobs: &[(Digest, Vec<u8>)],
+) -> Result<Digest, String> {
+    let digest = Digest::sha256_of(manifest);
+    let put = |d: &Digest, bytes: &[u8]| -> Result<(), String> {
+        let p = blob_file(dir, d);
+        if p.exists() {
+            return Ok(());
+        }
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+        }
+        crate::atomic::write_file(&p, bytes).map_err(|e| io_err(&p, e))
+    };
+    for (d, b) in blobs {
+        put(d, b)?;
+    }
+    put(&digest, manifest)?;
+    let layout = dir.join("oci-layout");
+    if !layout.exists() {
+        crate::atomic::write_file(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)
+            .map_err(|e| io_err(&layout, e))?;
+    }
+    let index_path = dir.join("index.json");
+    let mut index: Value = match std::fs::read(&index_path) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| io_err(&index_path, e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            json!({"schemaVersion": 2, "manifests": []})
+        }
+        Err(e) => return Err(io_err(&index_path, e)),
+    };
+    let list = index["manifests"]
+        .as_array_mut()
+        .ok_or_else(|| io_err(&index_path, "no manifests list"))?;
+    if !list.iter().any(|m| m["digest"] == digest.to_string()) {
+        list.push(json!({
+            "mediaType": media_type,
+            "digest": digest.to_string(),
+            "size": manifest.len(),
+            "artifactType": artifact_type,
+        }));
+        let text = serde_json::to_vec(&index).expect("json");
+        crate::atomic::write_file(&index_path, &text).map_err(|e| io_err(&index_path, e))?;
+    }
+    Ok(digest)
+}
+
+/// A blob of the layout, read whole (up to `limit` bytes) and checked
+/// against its digest.
+pub fn read_blob(dir: &Path, d: &Digest, limit: u64) -> Result<Vec<u8>, String> {
+    let p = blob_file(dir, d);
+    let f = std::fs::File::open(&p).map_err(|e| io_err(&p, e))?;
+    let mut buf = Vec::new();
+    f.take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| io_err(&p, e))?;
+    if buf.len() as u64 > limit {
+        return Err(io_err(&p, format!("larger than {limit} bytes")));
+    }
+    if d.algorithm == "sha256" && Digest::sha256_of(&buf) != *d {
+        return Err(io_err(&p, format!("content does not match {d}")));
+    }
+    Ok(buf)
+}
+
+/// The manifests listed in the layout's `index.json` whose `subject` is
+/// `subject` and whose artifact type is `artifact_type`: (digest, bytes).
+pub fn referrers(
+    dir: &Path,
+    subject: &Digest,
+    artifact_type: &str,
+) -> Result<Vec<(Digest, Vec<u8>)>, String> {
+    let index_path = dir.join("index.json");
+    let text = std::fs::read(&index_path).map_err(|e| io_err(&index_path, e))?;
+    let index: Value = serde_json::from_slice(&text).map_err(|e| io_err(&index_path, e))?;
+    let mut out = Vec::new();
+    for entry in index["manifests"].as_array().into_iter().flatten() {
+        if entry["artifactType"]
+            .as_str()
+            .is_some_and(|t| t != artifact_type)
+        {
+            continue;
+        }
+        let Some(d) = entry["digest"].as_str().and_then(|s| Digest::parse(s).ok()) else {
+            continue;
+        };
+        let Ok(bytes) = read_blob(dir, &d, MAX_JSON) else {
+            continue;
+        };
+        let Ok(doc) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        if doc["artifactType"] == artifact_type && doc["subject"]["digest"] == subject.to_string() {
+            out.push((d, bytes));
+        }
+    }
+    Ok(out)
+}
