@@ -675,3 +675,74 @@ fn live_mkfs_erofs_agrees_on_deployed_options() {
     }
     eprintln!("{compared} images byte-identical to a live mkfs.erofs");
 }
+
+/// openssl accepts `sign`'s signatures for every key kind, against the
+/// test CA, over exactly the root hash text (and refuses other text).
+#[test]
+fn openssl_smime_verifies_root_hash_signatures() {
+    let Some(openssl) = tool("openssl", "openssl") else {
+        return;
+    };
+    let t = tempfile::tempdir().unwrap();
+    let image = oci_layout(&t.path().join("img"), &["basic.tar", "names.tar"]);
+    let pki = |n: &str| data().join("test-pki").join(n).display().to_string();
+    for (cert, key) in [
+        ("rsa.pem", "rsa.key"),
+        ("p256.pem", "p256.key"),
+        ("p384.pem", "p384.key"),
+        ("chained.pem", "chained.key"),
+    ] {
+        let out = t.path().join(key);
+        let o = Command::new(env!("CARGO_BIN_EXE_layerseal"))
+            .args([
+                "sign",
+                &image,
+                "--format",
+                "erofs",
+                "--cert",
+                &pki(cert),
+                "--key",
+                &pki(key),
+                "-o",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for i in 0..2 {
+            let smime = |content: &Path| {
+                Command::new(&openssl)
+                    .args([
+                        "smime",
+                        "-verify",
+                        "-binary",
+                        "-inform",
+                        "der",
+                        "-purpose",
+                        "any",
+                        "-out",
+                        "/dev/null",
+                    ])
+                    .arg("-in")
+                    .arg(out.join(format!("layer-{i}.pkcs7.sig")))
+                    .arg("-content")
+                    .arg(content)
+                    .args(["-CAfile", &pki("ca.pem")])
+                    .output()
+                    .unwrap()
+            };
+            let o = smime(&out.join(format!("layer-{i}.roothash")));
+            assert!(
+                o.status.success(),
+                "{key} layer {i}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let other = t.path().join("other");
+            std::fs::write(&other, "0".repeat(64)).unwrap();
+            assert!(
+                !smime(&other).status.success(),
+                "{key}: other content accepted"
+            );
+        }
+    }
+}
