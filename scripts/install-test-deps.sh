@@ -22,6 +22,8 @@ pkgs=(
     e2fsprogs cryptsetup-bin qemu-utils erofs-utils fsverity zstd python3
     # kernel harness (testenv/kernel-verify.sh)
     qemu-system-x86 busybox-static kmod cpio xz-utils gzip coreutils dpkg attr
+    # ... booted under UEFI with the test CA in db (signed root hashes)
+    ovmf python3-venv
     # real image (testenv/make-real-image.sh), registry, dockerd
     debootstrap umoci skopeo jq libcap2-bin ca-certificates tar curl openssl
     docker-registry apache2-utils util-linux docker.io
@@ -81,6 +83,16 @@ if ! command -v cargo >/dev/null; then
     die "cargo not found; install Rust (rustup) first"
 fi
 
+# virt-fw-vars (PyPI package virt-firmware; Debian 12 does not package it)
+# enrolls the test CA in OVMF's db for the signed-root-hash VM boots. In its
+# own venv: pip may not install into Debian's system Python.
+fwvenv=/opt/layerseal-virt-firmware
+if [ ! -x "$fwvenv/bin/virt-fw-vars" ]; then
+    log "installing virt-firmware (pip) into $fwvenv"
+    python3 -m venv "$fwvenv" && "$fwvenv/bin/pip" install -q virt-firmware \
+        || die "pip install virt-firmware failed"
+fi
+
 # erofs-utils 1.9 from Debian's source (1.5 in Debian 12 has no --tar), then
 # the kernel harness's cache (its package check finds everything present).
 "$here/scripts/install-erofs-utils.sh"
@@ -134,5 +146,7 @@ if [ -x /opt/erofs-utils/bin/mkfs.erofs ]; then
 else
     printf '  %-20s %s\n' "mkfs.erofs (oracle)" "not installed: live-mkfs comparisons will be SKIPPED" >&2
 fi
+printf '  %-20s %s\n' "virt-fw-vars" "virt-firmware $("$fwvenv/bin/pip" show virt-firmware 2>/dev/null | awk '/^Version:/ {print $2}')" >&2
+printf '  %-20s %s\n' "OVMF" "$(dpkg-query -W -f='${Version}' ovmf)" >&2
 [ -z "$kernel_pkg" ] || printf '  %-20s %s\n' "VM kernel" "$kernel_pkg" >&2
 [ "${#absent[@]}" -eq 0 ] || die "missing after install: ${absent[*]}"

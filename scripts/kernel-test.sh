@@ -5,8 +5,11 @@
 # flipped, and the same for an EROFS image with Kata's --sort=none. Then composefs: the image layerseal pulls for corpus
 # usrbase+basic, mounted with overlayfs verity=require (by the harness, and
 # by `layerseal composefs mount` inside the guest), and refused once one
-# object is changed. Eleven bounded VM boots (QEMU, Debian's kernel; see
-# testenv/kernel-verify.md).
+# object is changed. Then signed root hashes under UEFI with the test CA in
+# the firmware's db: `veritysetup open --root-hash-signature` accepts the
+# signatures `layerseal sign` wrote (RSA and ECDSA P-384) and refuses one by
+# another key with the same subject name and one over another root hash.
+# Fifteen bounded VM boots (QEMU, Debian's kernel; see testenv/kernel-verify.md).
 #
 # Usage: scripts/kernel-test.sh [LAYERSEAL_BINARY]
 # Exit: 0 both checks as expected; 1 a check failed; 3 environment problem.
@@ -110,5 +113,40 @@ cp -a "$cfs/objects" "$work/objects.bad"
 printf '\x55' | dd of="$work/objects.bad/$obj" bs=1 seek=100 conv=notrunc status=none
 check_cfs "changed object rejected by overlayfs verity=require (layerseal mount)" fail \
     "$work/objects.bad" --cfs-mount-bin "$bin"
+
+# Signed root hashes (issue 12): an EROFS layer of a one-layer OCI layout,
+# written by `create` and signed by `sign -o` with the same options.
+pki=$here/crates/layerseal/tests/data/test-pki
+python3 "$here/scripts/make-oci-layout.py" "$work/layout1" "$work/basic.tar" >/dev/null
+json=$("$bin" create "oci:$work/layout1:t" --format erofs -o "$work/signed" --json --no-cache)
+simg=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["image"])')
+sroot=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["root_hash"])')
+soff=$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["layers"][0]["hash_offset"])')
+signed_by() { # DIR CERT KEY [sign options...]
+    local dir=$1 cert=$2 key=$3; shift 3
+    "$bin" sign "oci:$work/layout1:t" --format erofs --cert "$pki/$cert" --key "$pki/$key" -o "$work/$dir" "$@" >/dev/null 2>&1
+}
+signed_by sig-rsa rsa.pem rsa.key
+signed_by sig-p384 p384.pem p384.key
+signed_by sig-foreign impostor.pem impostor.key
+signed_by sig-other rsa.pem rsa.key --mkfs-options "-T0 --mkfs-time --sort=none"
+[ "$(cat "$work/sig-rsa/layer-0.roothash")" = "$sroot" ] || { echo "kernel-test: signed root hash differs from create's"; exit 1; }
+echo "kernel-test: signed EROFS layer: root $sroot (another root hash: $(cat "$work/sig-other/layer-0.roothash"))"
+# check_sig LABEL SIGDIR pass|refused
+check_sig() {
+    local label=$1 dir=$2 want=$3 extra=()
+    [ "$want" = refused ] && extra=(--expect-signature-refused)
+    if boot --image "$simg" --fs erofs --verity-roothash "$sroot" --hash-offset "$soff" \
+            --root-hash-signature "$work/$dir/layer-0.pkcs7.sig" --uefi-db-cert "$pki/ca.pem" \
+            --expect-sha256-list "$work/sums.txt" --timeout 600 "${extra[@]}"; then
+        echo "kernel-test: PASS $label"; pass=$((pass+1))
+    else
+        echo "kernel-test: FAIL $label"; fail=$((fail+1))
+    fi
+}
+check_sig "RSA signature by layerseal sign accepted by the kernel (CA in UEFI db)" sig-rsa pass
+check_sig "ECDSA P-384 signature by layerseal sign accepted by the kernel" sig-p384 pass
+check_sig "signature by another key with the same subject name refused" sig-foreign refused
+check_sig "signature over another root hash refused" sig-other refused
 echo "kernel-test: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -198,6 +198,48 @@ else
     echo "SKIPPED: live mkfs.erofs comparison ($mkfs not built)"
 fi
 
+# --- Signed root hashes (Notation's dm-verity artifact) in an OCI layout:
+# a hard-linked copy (sign only adds files and renames index.json).
+pki=$here/crates/layerseal/tests/data/test-pki
+cp -al "$out/oci" "$work/signed"
+rm "$work/signed/index.json" && cp "$out/oci/index.json" "$work/signed/index.json"
+"$ls" roothash --no-cache --format erofs "oci:$out/oci:bookworm" > "$work/erofs-roots.txt"
+if "$ls" sign "oci:$work/signed:bookworm" --format erofs --cert "$pki/rsa.pem" --key "$pki/rsa.key" > "$work/signed.txt"; then
+    ok "sign --format erofs into the OCI layout"
+else bad "sign into the OCI layout"; fi
+# An independent reader: index.json -> referrer -> blobs, then openssl.
+python3 - "$work/signed" bookworm "$work/sigs" <<'PY' > "$work/sig-roots.txt"
+import json, os, sys
+root, tag, out = sys.argv[1:]
+blob = lambda d: open(os.path.join(root, "blobs", *d.split(":")), "rb").read()
+idx = json.load(open(os.path.join(root, "index.json")))
+image = next(m for m in idx["manifests"] if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag)
+arts = [json.loads(blob(m["digest"])) for m in idx["manifests"] if m.get("artifactType") == "application/vnd.cncf.notary.signature.dm-verity"]
+art = next(a for a in arts if a["subject"]["digest"] == image["digest"])
+assert art["annotations"]["io.cncf.notary.dm-verity.signature"] == "true"
+assert art["config"]["mediaType"] == "application/vnd.oci.empty.v1+json"
+layers = json.loads(blob(image["digest"]))["layers"]
+assert [l["annotations"]["io.cncf.notary.layer.digest"] for l in art["layers"]] == [l["digest"] for l in layers]
+os.makedirs(out, exist_ok=True)
+for i, l in enumerate(art["layers"]):
+    assert l["mediaType"] == "application/pkcs7-signature"
+    assert l["annotations"]["org.opencontainers.image.title"] == f"layer-{i}.pkcs7.sig"
+    open(f"{out}/{i}.sig", "wb").write(blob(l["digest"]))
+    open(f"{out}/{i}.txt", "w").write(l["annotations"]["io.cncf.notary.dm-verity.root-hash"])
+    print(l["annotations"]["io.cncf.notary.dm-verity.root-hash"])
+PY
+if cmp -s "$work/sig-roots.txt" "$work/erofs-roots.txt"; then
+    ok "artifact root hashes = roothash --format erofs ($(wc -l < "$work/sig-roots.txt") layers)"
+else bad "artifact root hashes differ from roothash --format erofs"; fi
+good=0
+for i in 0 1 2 3; do
+    openssl smime -verify -binary -inform der -in "$work/sigs/$i.sig" -content "$work/sigs/$i.txt" \
+        -CAfile "$pki/ca.pem" -purpose any -out /dev/null 2>/dev/null && good=$((good+1))
+done
+[ "$good" = 4 ] && ok "openssl smime -verify accepts all 4 signatures against the test CA" || bad "openssl accepted $good of 4"
+"$ls" verify-signatures "oci:$work/signed:bookworm" --format erofs --ca "$pki/ca.pem" >/dev/null \
+    && ok "verify-signatures from the OCI layout" || bad "verify-signatures from the OCI layout"
+
 # --- Registry: TLS + basic auth (Debian's docker-registry), seeded by skopeo.
 export REGISTRY_STATE=$work/registry
 trap 'REGISTRY_STATE=$work/registry "$here/testenv/registry.sh" stop >/dev/null 2>&1 || true; kill "${tokpid:-0}" 2>/dev/null || true; rm -rf "$work" "$XDG_CACHE_HOME"' EXIT
@@ -220,6 +262,12 @@ done
 mkdir -p "$work/dockercfg"
 printf '{"auths":{"%s":{"auth":"%s"}}}' "$REGISTRY_ADDR" "$(printf '%s:%s' "$REGISTRY_USER" "$REGISTRY_PASS" | base64 -w0)" > "$work/dockercfg/config.json"
 same "registry with docker config credentials" "$(DOCKER_CONFIG=$work/dockercfg reg "docker://$REGISTRY_ADDR/real/bookworm:latest" | as_json)"
+quiet_failures() { # CMD...: its first FAILED line only, and its status
+    local o rc=0
+    o=$("$@" 2>&1) || rc=$?
+    printf '%s\n' "$o" | grep -m1 FAILED || printf '%s\n' "$o"
+    return $rc
+}
 expect_error() { # NAME NEEDLE CMD...
     local name=$1 needle=$2; shift 2
     local err
@@ -271,6 +319,24 @@ if cfs seal real --cert "$keys/test-signer.cert.pem" --key "$keys/test-signer.ke
     sid=$("$ls" composefs --hash sha256 compute-id --image "docker://$REGISTRY_ADDR/real/bookworm:sealed" "${creds[@]}" --ca-file "$REGISTRY_CA")
     [ "$sid" = "$cid" ] && ok "composefs sealed image pushed; same id read back from the registry" || bad "sealed image id $sid != $cid"
 else bad "composefs seal --push"; fi
+# Signed EROFS root hashes pushed to the same TLS + auth registry: Debian's
+# docker-registry 2.8 has no referrers API, so they go under the fallback tag.
+sreg=(--ca-file "$REGISTRY_CA" "${creds[@]}")
+"$ls" sign "docker://$REGISTRY_ADDR/real/bookworm:latest" --push --format erofs \
+    --cert "$pki/rsa.pem" --key "$pki/rsa.key" "${sreg[@]}" > "$work/pushed.txt" \
+    && ok "sign --push to the TLS + auth registry" || bad "sign --push"
+subject=$("$ls" inspect --json "${sreg[@]}" "docker://$REGISTRY_ADDR/real/bookworm:latest" | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifest_digest"])')
+fallback=$(curl -sf --cacert "$REGISTRY_CA" -u "$REGISTRY_USER:$REGISTRY_PASS" \
+    -H 'Accept: application/vnd.oci.image.index.v1+json' \
+    "https://$REGISTRY_ADDR/v2/real/bookworm/manifests/${subject/:/-}" \
+    | python3 -c 'import json,sys; print(" ".join(m["artifactType"] for m in json.load(sys.stdin)["manifests"]))' || true)
+[[ $fallback == *application/vnd.cncf.notary.signature.dm-verity* ]] \
+    && ok "artifact listed under the fallback tag ${subject/:/-}" || bad "fallback tag: '$fallback'"
+if "$ls" verify-signatures "docker://$REGISTRY_ADDR/real/bookworm:latest" --format erofs --ca "$pki/ca.pem" "${sreg[@]}" > "$work/v.txt"; then
+    ok "verify-signatures from the registry (fallback tag): $(grep -c ' ok ' "$work/v.txt") layers"
+else bad "verify-signatures from the registry: $(cat "$work/v.txt")"; fi
+expect_error "verify-signatures against another CA" "not issued by a trusted CA" \
+    quiet_failures "$ls" verify-signatures "docker://$REGISTRY_ADDR/real/bookworm:latest" --format erofs --ca "$pki/impostor.pem" "${sreg[@]}"
 "$here/testenv/registry.sh" stop >/dev/null
 expect_error "registry stopped" "cannot reach" reg "${creds[@]}" "docker://$REGISTRY_ADDR/real/bookworm:latest"
 
@@ -282,6 +348,27 @@ tok="127.0.0.1:$(cat "$work/tokport")/real/bookworm:bookworm"
 same "registry bearer token flow" "$("$ls" roothash --no-cache -u alice -p s3cret "docker://$tok" | as_json)"
 same "dmverity-vhd roothash from a registry" "$("$dv" roothash -i "$tok" -u alice -p s3cret)"
 expect_error "token service refuses a bad password" "refused" "$ls" roothash --no-cache -u alice -p nope "docker://$tok"
+kill "$tokpid" 2>/dev/null || true
+# The same registry, writable and with the OCI 1.1 referrers API (on a
+# hard-linked copy): sign --push indexes through it, no fallback tag.
+cp -al "$out/oci" "$work/api"
+python3 "$here/testenv/token-registry.py" "$work/api" alice s3cret --writable "$work/api.log" > "$work/apiport" 2> "$work/api.err" &
+tokpid=$!
+for _ in $(seq 50); do [ -s "$work/apiport" ] && break; sleep 0.2; done
+[ -s "$work/apiport" ] || { echo "referrers registry did not start:"; cat "$work/api.err"; } >&2
+api="127.0.0.1:$(cat "$work/apiport")/real/bookworm:bookworm"
+"$ls" sign "docker://$api" --push --format erofs -u alice -p s3cret \
+    --cert "$pki/p256.pem" --key "$pki/p256.key" >/dev/null && ok "sign --push (ECDSA) to a registry with the referrers API" || bad "sign --push to the referrers API registry"
+if "$ls" verify-signatures "docker://$api" --format erofs --ca "$pki/ca.pem" -u alice -p s3cret > "$work/v.txt" \
+    && grep -q '^GET /v2/real/bookworm/referrers/sha256:' "$work/api.log" \
+    && ! grep -q '^PUT /v2/real/bookworm/manifests/sha256-' "$work/api.log"; then
+    ok "verify-signatures through the referrers API: $(grep -c ' ok ' "$work/v.txt") layers, no fallback tag written"
+else bad "referrers API: $(cat "$work/v.txt"; grep -c . "$work/api.log") requests"; fi
+# The fleet cache: one more layer than the artifact covers is computed.
+if "$ls" roothash --no-cache --format erofs --from-referrers --ca "$pki/ca.pem" -u alice -p s3cret "docker://$api" > "$work/fr.txt" 2> "$work/fr.err" \
+    && cmp -s "$work/fr.txt" "$work/erofs-roots.txt"; then
+    ok "roothash --from-referrers: $(tail -1 "$work/fr.err")"
+else bad "roothash --from-referrers: $(cat "$work/fr.err")"; fi
 kill "$tokpid" 2>/dev/null || true
 
 # --- Docker daemon: load the docker-archive into a private dockerd, export via the API.

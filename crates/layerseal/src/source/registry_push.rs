@@ -113,21 +113,27 @@ impl RegistryRepo {
         Ok(())
     }
 
-    /// Put a manifest under a tag or its digest.
+    /// Put a manifest under a tag or its digest. Returns the registry's
+    /// `OCI-Subject` answer: registries with the referrers API send it for
+    /// a manifest with a subject, and then index it themselves.
     pub fn push_manifest(
         &self,
         reference: &str,
         media_type: &str,
         bytes: &[u8],
-    ) -> Result<(), SourceError> {
-        self.client.request(
+    ) -> Result<Option<String>, SourceError> {
+        let resp = self.client.request(
             Method::Put,
             &self.url(&format!("manifests/{reference}")),
             None,
             Some((media_type, bytes)),
             &format!("manifest {reference}"),
         )?;
-        Ok(())
+        Ok(resp
+            .headers()
+            .get("oci-subject")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string))
     }
 
     fn read_body(
@@ -220,8 +226,8 @@ impl RegistryRepo {
     }
 
     /// Push an artifact (its blobs, then its manifest by digest) that
-    /// refers to `subject`, and list it in the fallback referrers index
-    /// for registries without the referrers API.
+    /// refers to `subject`; unless the registry says it indexes referrers
+    /// itself (`OCI-Subject`), list it in the fallback referrers index.
     pub fn push_referrer(
         &self,
         subject: &Digest,
@@ -234,7 +240,12 @@ impl RegistryRepo {
             self.push_blob(d, b)?;
         }
         let digest = Digest::sha256_of(manifest);
-        self.push_manifest(&digest.to_string(), media_type, manifest)?;
+        if self
+            .push_manifest(&digest.to_string(), media_type, manifest)?
+            .is_some()
+        {
+            return Ok(digest);
+        }
         let tag = Self::fallback_tag(subject);
         let mut index: Value = match self.manifest(&tag, INDEX_MEDIA_TYPE)? {
             Some(b) => serde_json::from_slice(&b).map_err(|e| malformed(&tag, e))?,
