@@ -5,7 +5,9 @@
 #
 #   layerseal roothash oci-archive:…     (peer: gzip -dc of the same layer blobs, one after another)
 #   layerseal roothash docker-archive:…, the local TLS+auth registry, and a cached re-run
-# Prints median wall time, peak RSS and the ratio to gzip -dc.
+#   layerseal sign --format erofs (peer: per layer, as Notation's dm-verity flow does it:
+#       gzip -dc | mkfs.erofs 1.9 -T0 --mkfs-time, veritysetup format, openssl smime -sign)
+# Prints median wall time, peak RSS and the ratio to the peers.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 runs=${1:-5}
@@ -49,3 +51,38 @@ measure "roothash registry (TLS, auth)" "$ls" roothash --no-cache --ca-file "$RE
 ratio "roothash oci-archive" "gzip -dc (layer blobs)"
 ratio "roothash docker-archive" "gzip -dc (layer blobs)"
 ratio "roothash registry (TLS, auth)" "gzip -dc (layer blobs)"
+
+# Signing: layerseal sign against the per-layer tool chain, same keys.
+mkfs=/opt/erofs-utils/bin/mkfs.erofs
+pki=$here/crates/layerseal/tests/data/test-pki
+if [ -x "$mkfs" ]; then
+    cat > "$work/peer-sign.sh" <<'SH'
+#!/bin/sh
+# per layer: EROFS image, dm-verity tree, PKCS#7 over the root hash
+set -e
+mkfs=$1 pki=$2 out=$3; shift 3
+i=0
+for b in "$@"; do
+    gzip -dc "$b" | "$mkfs" --tar=f --aufs --quiet -Enoinline_data -b4096 -T0 --mkfs-time \
+        -U 0f789282-b20c-5ad9-9dc7-33f9cb926c4b "$out/l.erofs"
+    n=$(( $(stat -c %s "$out/l.erofs") / 4096 ))
+    veritysetup format --data-blocks="$n" --hash-offset=$((n * 4096)) \
+        --salt=0000000000000000000000000000000000000000000000000000000000000000 \
+        "$out/l.erofs" "$out/l.erofs" | awk '/^Root hash:/ {printf "%s", $3}' > "$out/$i.roothash"
+    openssl smime -sign -binary -noattr -md sha256 -outform der -in "$out/$i.roothash" \
+        -signer "$pki/rsa.pem" -inkey "$pki/rsa.key" -out "$out/$i.sig"
+    rm -f "$out/l.erofs"
+    i=$((i + 1))
+done
+SH
+    mkdir -p "$work/peer"
+    # shellcheck disable=SC2086
+    measure "mkfs.erofs+veritysetup+openssl" sh "$work/peer-sign.sh" "$mkfs" "$pki" "$work/peer" $blobs
+    before_each() { rm -rf "$work/sigs"; }
+    measure "sign --format erofs" "$ls" sign --no-cache --format erofs "oci:$out/oci:bookworm" \
+        --cert "$pki/rsa.pem" --key "$pki/rsa.key" -o "$work/sigs"
+    unset -f before_each
+    ratio "sign --format erofs" "mkfs.erofs+veritysetup+openssl"
+else
+    echo "bench: sign comparison SKIPPED (mkfs.erofs 1.9 not built: scripts/install-erofs-utils.sh)"
+fi

@@ -204,3 +204,37 @@ fn truncated_and_garbage_signatures_are_malformed_not_panics() {
         );
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        /// Any bytes, and any single-byte change of a real signature:
+        /// an error or a verdict, never a panic; a changed signature never
+        /// passes for the original root hash.
+        #[test]
+        fn signature_parsing_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let trust = Trust::from_pem(&pki("ca.pem")).unwrap();
+            let _ = verify_embedded(&bytes, ROOT, &trust, SystemTime::now());
+            let _ = layerseal::rootsig::artifact::parse(&bytes);
+            let _ = layerseal::pkcs7::PrivateKey::from_pem(&bytes, None);
+        }
+
+        /// The signature value ends the DER (no unsigned attributes): any
+        /// change there must fail. (Other fields, like the SignerInfo
+        /// version, are not covered by a signature without attributes, in
+        /// openssl's signatures as in ours.)
+        #[test]
+        fn a_changed_signature_value_never_verifies(back in 1usize..=64, xor in 1u8..=255) {
+            let sig = sign_with("p256.pem", "p256.key", None).unwrap();
+            let mut bad = sig.clone();
+            let at = bad.len() - back;
+            bad[at] ^= xor;
+            let trust = Trust::from_pem(&pki("ca.pem")).unwrap();
+            prop_assert!(verify_embedded(&bad, ROOT, &trust, SystemTime::now()).is_err());
+        }
+    }
+}

@@ -3,16 +3,18 @@
 //! One pass: the tar is never stored, the image is never re-read; level 0
 //! of the tree is hashed on all cores while the image streams.
 
+mod finish;
+mod formats;
+
 use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 use crate::atomic::AtomicFile;
 use crate::compress::{self, Compression};
 use crate::ext4::{self, ConvertError};
-use crate::sink::BlockSink;
-use crate::verity::{self, HashingSink, Params, Superblock};
-use crate::vhd::Footer;
+use crate::verity::{self, Superblock};
+use finish::OpenOutputs;
+use formats::{BuildContext, Builder};
 
 /// Files to write. With no image path, only the root hash is computed.
 #[derive(Debug, Clone, Default)]
@@ -251,6 +253,69 @@ fn convert_tar_inner<R: Read>(
     digests: Option<&StreamDigests>,
     in_place: Option<std::fs::File>,
 ) -> Result<LayerReport, LayerError> {
+    let mut tar = open_tar(&mut stream)?;
+    let create = |p: &Option<PathBuf>| {
+        p.as_deref()
+            .map(|p| AtomicFile::create(p).map_err(out_err(p)))
+            .transpose()
+    };
+    let outs = OpenOutputs {
+        image: create(&opts.outputs.image)?,
+        hash_dev: create(&opts.outputs.hash_device)?,
+    };
+    let builder = Builder::for_options(opts);
+    let ctx = BuildContext {
+        opts,
+        params: builder.params(),
+        image: outs.image.as_ref(),
+        check,
+        digests,
+        output_errors: std::cell::RefCell::new(Vec::new()),
+    };
+    // A full disk (or quota, or I/O error) while writing the image shows
+    // up inside the filesystem writer; name the output, not the entry.
+    let level0 = builder.level0(&mut tar, &ctx, in_place).map_err(|e| {
+        let failed = ctx.output_errors.borrow().iter().find_map(|o| o.get());
+        match (failed, &outs.image) {
+            (Some(source), Some(f)) => LayerError::Output {
+                path: f.target().to_path_buf(),
+                source,
+            },
+            _ => e,
+        }
+    })?;
+    let params = ctx.params.clone();
+    let data_blocks = level0.blocks;
+    let tree = verity::build_tree_spooled(&params, level0.digests, data_blocks)
+        .map_err(|e| ctx.output_err(e))?;
+    let image_size = data_blocks * u64::from(params.data_block_size);
+    let verity_uuid = opts
+        .verity_uuid
+        .unwrap_or_else(|| verity::derive_uuid("dm-verity superblock", &tree.root));
+    let sb = Superblock {
+        hash_type: 1,
+        uuid: verity_uuid,
+        params: params.clone(),
+        data_blocks,
+    };
+    let placed = finish::place_hash_area(&outs, &params, &tree, &sb, image_size)?;
+    if opts.outputs.vhd {
+        finish::write_vhd_footers(&outs, &placed, &tree.root)?;
+    }
+    let side = finish::sidecar(&outs, opts.format, &tree.root_hex(), image_size)?;
+    finish::commit(outs, side)?;
+    Ok(LayerReport {
+        root_hash: tree.root_hex(),
+        compression: Compression::None,
+        image_size,
+        tree_size: tree.len(),
+        data_blocks,
+        verity_uuid,
+    })
+}
+
+/// The stream as a tar: its first block checked, then buffered.
+fn open_tar<R: Read>(stream: &mut R) -> Result<io::BufReader<Peeked<&mut R>>, LayerError> {
     let mut head = vec![0u8; 512];
     let mut n = 0;
     while n < head.len() {
@@ -265,218 +330,12 @@ fn convert_tar_inner<R: Read>(
     if !looks_like_tar(&head) {
         return Err(LayerError::NotTar);
     }
-    let mut tar = io::BufReader::with_capacity(
+    Ok(io::BufReader::with_capacity(
         1 << 20,
         Peeked {
             head,
             at: 0,
             rest: stream,
         },
-    );
-    let compression = Compression::None;
-
-    let outs = &opts.outputs;
-    let image = outs
-        .image
-        .as_deref()
-        .map(|p| AtomicFile::create(p).map_err(out_err(p)))
-        .transpose()?;
-    let hash_dev = outs
-        .hash_device
-        .as_deref()
-        .map(|p| AtomicFile::create(p).map_err(out_err(p)))
-        .transpose()?;
-
-    let tar_index = opts.format == FsFormat::Erofs && opts.tar_index;
-    let params = if tar_index {
-        crate::erofs::tar_index::verity_params()
-    } else {
-        Params::standard()
-    };
-    let output_err = |e: io::Error| match &image {
-        Some(f) => LayerError::Output {
-            path: f.target().to_path_buf(),
-            source: e,
-        },
-        None => LayerError::Input(e),
-    };
-    // Write failures of the output, whatever error they surface as.
-    let output_errors = std::cell::RefCell::new(Vec::new());
-    let new_sink = || -> Result<HashingSink, LayerError> {
-        let sink_file = match &image {
-            Some(f) => Some((f.file().try_clone().map_err(out_err(f.target()))?, 0)),
-            None => None,
-        };
-        let sink =
-            HashingSink::new(params.clone(), sink_file, opts.threads).map_err(LayerError::Input)?;
-        output_errors.borrow_mut().push(sink.output_error());
-        Ok(sink)
-    };
-    let erofs_uuid = || match (opts.erofs_uuid, digests) {
-        (ErofsUuid::Fixed(u), _) => Ok(u),
-        (ErofsUuid::BlobDigest, Some(d)) => Ok(crate::erofs::uuid5_url(&format!(
-            "erofs:blobs/{}",
-            (d.blob)()
-        ))),
-        (ErofsUuid::DiffId, Some(d)) => Ok(crate::erofs::uuid5_url(&format!(
-            "erofs:blobs/{}",
-            (d.diff_id)()
-        ))),
-        (_, None) => Err(LayerError::Erofs(
-            "no digest to derive the EROFS UUID from".into(),
-        )),
-    };
-    let converted = (|| -> Result<verity::Level0, LayerError> {
-        Ok(match opts.format {
-            FsFormat::Ext4 => {
-                let (sink, _) = ext4::convert(&mut tar, new_sink()?, opts.max_disk_size)?;
-                drain_and_check(&mut tar, check)?;
-                sink.finish().map_err(output_err)?
-            }
-            FsFormat::Erofs if tar_index => {
-                // The index describes the whole tar: read it all (keeping
-                // it), then stream index + tar into the output.
-                let indexed = crate::erofs::tar_index::IndexedTar::read(
-                    &mut tar,
-                    in_place,
-                    &opts.mkfs,
-                    |rest| drain_and_check(rest, check),
-                )?;
-                let out = image.as_ref().map(|f| f.file());
-                let (digests, blocks) = indexed
-                    .write(erofs_uuid()?, &params, out, opts.threads)
-                    .map_err(output_err)?;
-                verity::Level0 { digests, blocks }
-            }
-            FsFormat::Erofs => {
-                // EROFS lays data out in traversal order: read the whole tar
-                // first, then write the image.
-                let sink = if opts.mkfs.sort_none {
-                    // --sort=none: file data in tar order streams straight into
-                    // the image (and its hashing) as the tar is read.
-                    let mut sink = new_sink()?;
-                    sink.reserve_leading(1).map_err(output_err)?;
-                    let (tree, _) = crate::erofs::tree::Tree::from_tar_streaming(
-                        &mut tar, &mut sink, &opts.mkfs,
-                    )?;
-                    drain_and_check(&mut tar, check)?;
-                    crate::erofs::build::write_streamed(&tree, sink, erofs_uuid()?)
-                        .map_err(output_err)?
-                        .0
-                } else {
-                    let (tree, _) =
-                        crate::erofs::tree::Tree::from_tar_with(&mut tar, in_place, &opts.mkfs)?;
-                    drain_and_check(&mut tar, check)?;
-                    crate::erofs::build::write(&tree, new_sink()?, erofs_uuid()?)
-                        .map_err(LayerError::Input)?
-                        .0
-                };
-                sink.finish().map_err(output_err)?
-            }
-        })
-    })();
-    // A full disk (or quota, or I/O error) while writing the image shows
-    // up inside the filesystem writer; name the output, not the entry.
-    let level0 = match converted {
-        Err(e) => {
-            let failed = output_errors.borrow().iter().find_map(|o| o.get());
-            return Err(match (failed, &image) {
-                (Some(source), Some(f)) => LayerError::Output {
-                    path: f.target().to_path_buf(),
-                    source,
-                },
-                _ => e,
-            });
-        }
-        Ok(l) => l,
-    };
-    let data_blocks = level0.blocks;
-    let tree =
-        verity::build_tree_spooled(&params, level0.digests, data_blocks).map_err(output_err)?;
-    let image_size = level0.blocks * u64::from(params.data_block_size);
-    let verity_uuid = opts
-        .verity_uuid
-        .unwrap_or_else(|| verity::derive_uuid("dm-verity superblock", &tree.root));
-    let sb = Superblock {
-        hash_type: 1,
-        uuid: verity_uuid,
-        params: params.clone(),
-        data_blocks,
-    };
-    // The hash area: the superblock in its own hash block, then the tree.
-    let mut sb_block = vec![0u8; params.hash_block_size as usize];
-    sb_block[..512].copy_from_slice(&sb.encode());
-    let hash_area_len = sb_block.len() as u64 + tree.len();
-    let write_hash_area = |file: &std::fs::File, at: u64| -> std::io::Result<()> {
-        file.write_all_at(&sb_block, at)?;
-        tree.write_to(file, at + sb_block.len() as u64)
-    };
-
-    // Place the hash area: in its own file, or right after the image.
-    let (image_end, hash_written) = match (&image, &hash_dev) {
-        (_, Some(h)) => {
-            write_hash_area(h.file(), 0).map_err(out_err(h.target()))?;
-            (image_size, Some(hash_area_len))
-        }
-        (Some(f), None) => {
-            write_hash_area(f.file(), image_size).map_err(out_err(f.target()))?;
-            (image_size + hash_area_len, None)
-        }
-        (None, None) => (image_size, None),
-    };
-    if outs.vhd {
-        if let Some(f) = &image {
-            let footer =
-                Footer::fixed(image_end, verity::derive_uuid("vhd data disk", &tree.root)).encode();
-            f.file()
-                .write_all_at(&footer, image_end)
-                .map_err(out_err(f.target()))?;
-        }
-        if let (Some(h), Some(len)) = (&hash_dev, hash_written) {
-            let footer =
-                Footer::fixed(len, verity::derive_uuid("vhd hash device", &tree.root)).encode();
-            h.file()
-                .write_all_at(&footer, len)
-                .map_err(out_err(h.target()))?;
-        }
-    }
-    // containerd's sidecar: FILE.dmverity = {"roothash", "hashoffset"}.
-    let sidecar = match (&image, opts.format) {
-        (Some(f), FsFormat::Erofs) => {
-            let mut name = f.target().as_os_str().to_os_string();
-            name.push(".dmverity");
-            let path = std::path::PathBuf::from(name);
-            let side = AtomicFile::create(&path).map_err(out_err(&path))?;
-            let hash_offset = if hash_dev.is_some() { 0 } else { image_size };
-            let text = format!(
-                "{{\n  \"roothash\": \"{}\",\n  \"hashoffset\": {hash_offset}\n}}",
-                tree.root_hex()
-            );
-            side.file()
-                .write_all_at(text.as_bytes(), 0)
-                .map_err(out_err(&path))?;
-            Some(side)
-        }
-        _ => None,
-    };
-    if let Some(f) = image {
-        let target = f.target().to_path_buf();
-        f.commit().map_err(out_err(&target))?;
-    }
-    if let Some(side) = sidecar {
-        let target = side.target().to_path_buf();
-        side.commit().map_err(out_err(&target))?;
-    }
-    if let Some(h) = hash_dev {
-        let target = h.target().to_path_buf();
-        h.commit().map_err(out_err(&target))?;
-    }
-    Ok(LayerReport {
-        root_hash: tree.root_hex(),
-        compression,
-        image_size,
-        tree_size: tree.len(),
-        data_blocks,
-        verity_uuid,
-    })
+    ))
 }
