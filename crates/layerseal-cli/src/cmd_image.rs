@@ -44,6 +44,18 @@ pub(crate) struct ImageArgs {
     pub(crate) registry: RegistryArgs,
 }
 
+/// Windows layers are block CIMs, not ext4 or EROFS: computing Linux root
+/// hashes for them would give values no Windows host presents.
+fn refuse_windows(image: &str, img: &Image) -> Result<(), String> {
+    if layerseal::windows::is_windows(img) {
+        return Err(format!(
+            "{image}: a Windows image. {} (then `layerseal roothash --precomputed FILE` checks and prints it)",
+            layerseal::windows::NEEDS_WINDOWS
+        ));
+    }
+    Ok(())
+}
+
 /// An opened image (not the daemon's stream: these commands need its
 /// manifest) with the options its layers convert with.
 pub(crate) struct Prepared {
@@ -70,6 +82,7 @@ pub(crate) fn prepare(image: &str, common: &ImageArgs) -> Result<Prepared, Resul
         )));
     }
     let img = open(image, &common.platform, &common.registry).map_err(Err)?;
+    refuse_windows(image, &img).map_err(Err)?;
     let (opts, multi) = image_options(&img, common, &mkfs);
     Ok(Prepared {
         reference,
@@ -138,6 +151,7 @@ fn run_image(
         return Ok((layers, None, None));
     }
     let img = open(image, &common.platform, &common.registry)?;
+    refuse_windows(image, &img)?;
     let (mut opts, multi) = image_options(&img, common, mkfs);
     opts.outputs = outputs;
     let result = convert_image(&img, &opts);
@@ -199,6 +213,12 @@ pub(crate) struct RoothashCmd {
     /// CA certificates (PEM) for --from-referrers.
     #[arg(long, value_name = "CA.pem", requires = "from_referrers")]
     ca: Option<PathBuf>,
+    /// Windows images: the digests dmverity-vhd computed on Windows (its
+    /// `{"layers": [...], "mounted_cim": [...]}` JSON), checked against the
+    /// image's layer count and printed in the same shape. Windows layers are
+    /// block CIMs that only Microsoft's cimwriter.dll can write.
+    #[arg(long, value_name = "FILE", conflicts_with = "from_referrers")]
+    precomputed: Option<PathBuf>,
 }
 
 pub(crate) fn run_roothash(c: RoothashCmd) -> Result<i32, String> {
@@ -208,7 +228,11 @@ pub(crate) fn run_roothash(c: RoothashCmd) -> Result<i32, String> {
         json,
         from_referrers,
         ca,
+        precomputed,
     } = c;
+    if let Some(file) = precomputed {
+        return run_roothash_precomputed(&image, &common, &file, json);
+    }
     if from_referrers {
         let ca = ca.expect("clap requires --ca");
         return run_roothash_from_referrers(&image, &common, &ca, json);
@@ -226,6 +250,36 @@ pub(crate) fn run_roothash(c: RoothashCmd) -> Result<i32, String> {
         for l in &layers {
             println!("{}", l.root_hash);
         }
+    }
+    Ok(exit::OK)
+}
+
+/// `roothash --precomputed FILE` for a Windows image.
+fn run_roothash_precomputed(
+    image: &str,
+    common: &ImageArgs,
+    file: &std::path::Path,
+    json: bool,
+) -> Result<i32, String> {
+    let img = open(image, &common.platform, &common.registry)?;
+    if !layerseal::windows::is_windows(&img) {
+        return usage(&format!(
+            "--precomputed is for Windows images; {image} is {}",
+            img.platform
+                .as_ref()
+                .map_or_else(|| "not Windows".to_string(), ToString::to_string)
+        ));
+    }
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let hashes = layerseal::windows::precomputed::parse(&bytes, img.layers.len())
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&hashes).expect("json"));
+    } else {
+        for l in &hashes.layers {
+            println!("{l}");
+        }
+        println!("mounted_cim {}", hashes.mounted_cim[0]);
     }
     Ok(exit::OK)
 }

@@ -70,3 +70,4 @@ pub mod tee;
 pub mod text;
 pub mod verity;
 pub mod vhd;
+pub mod windows;

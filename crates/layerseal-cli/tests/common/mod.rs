@@ -52,6 +52,11 @@ pub fn sha(b: &[u8]) -> String {
 /// An OCI layout at `dir` of corpus `layers` (uncompressed), tagged `t`;
 /// returns its `oci:DIR:t` reference.
 pub fn oci_layout(dir: &Path, layers: &[&str]) -> String {
+    oci_layout_os(dir, layers, "linux")
+}
+
+/// [`oci_layout`] whose config names `os`.
+pub fn oci_layout_os(dir: &Path, layers: &[&str], os: &str) -> String {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let put = |bytes: &[u8]| {
@@ -72,7 +77,7 @@ pub fn oci_layout(dir: &Path, layers: &[&str]) -> String {
             "digest": format!("sha256:{h}"), "size": tar.len()}),
         );
     }
-    let cfg = serde_json::to_vec(&serde_json::json!({"architecture": "amd64", "os": "linux",
+    let cfg = serde_json::to_vec(&serde_json::json!({"architecture": "amd64", "os": os,
         "rootfs": {"type": "layers", "diff_ids": ids}}))
     .unwrap();
     let ch = put(&cfg);
