@@ -4,9 +4,10 @@
 //! `<diffid>.tar`, per-layer symlinks) and Docker ≥ 25 (paths into an OCI
 //! `blobs/` tree).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::Value;
+use serde::Deserialize;
 
 use super::digest::Digest;
 use super::error::{malformed, SourceError};
@@ -34,29 +35,40 @@ pub fn normalize_ref(r: &str) -> String {
     format!("{full}{suffix}")
 }
 
+/// One image of `manifest.json` (Docker's own format, not OCI's).
+#[derive(Debug, Deserialize)]
+struct ArchiveImage {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "RepoTags", default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(rename = "Layers")]
+    layers: Vec<String>,
+    /// Docker >= 25: size and media type of each layer blob, by digest.
+    #[serde(rename = "LayerSources", default)]
+    layer_sources: HashMap<String, LayerSource>,
+}
+
+#[derive(Debug, Deserialize)]
+struct LayerSource {
+    size: Option<u64>,
+    #[serde(rename = "mediaType")]
+    media_type: Option<String>,
+}
+
 /// Resolve the image `reference` (or the only one) in a docker-archive.
 pub fn resolve(store: Arc<dyn Store>, reference: Option<&str>) -> Result<Image, SourceError> {
     let where_ = store.describe();
-    let manifest = store.read_json("manifest.json")?;
-    let images = manifest
-        .as_array()
-        .ok_or_else(|| malformed(format!("{where_}: manifest.json"), "not an array"))?;
+    let what = format!("{where_}: manifest.json");
+    let images: Vec<ArchiveImage> = serde_json::from_value(store.read_json("manifest.json")?)
+        .map_err(|e| malformed(&what, format!("not Docker's manifest.json: {e}")))?;
     if images.is_empty() {
         return Err(malformed(
             format!("{where_}: manifest.json"),
             "lists no images",
         ));
     }
-    let tags = |m: &Value| -> Vec<String> {
-        m["RepoTags"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let tags = |m: &ArchiveImage| -> Vec<String> { m.repo_tags.clone().unwrap_or_default() };
     let chosen = match reference {
         // skopeo's `docker-archive:FILE:@N`: the Nth image of manifest.json.
         Some(r) if r.starts_with('@') => {
@@ -99,15 +111,10 @@ pub fn resolve(store: Arc<dyn Store>, reference: Option<&str>) -> Result<Image, 
             )));
         }
     };
-    let what = format!("{where_}: manifest.json");
-    let config_path = chosen["Config"]
-        .as_str()
-        .ok_or_else(|| malformed(&what, "image without Config"))?;
+    let config_path = chosen.config.as_str();
     let config = store.read_json(config_path)?;
     let ids = diff_ids(&config, config_path)?;
-    let paths = chosen["Layers"]
-        .as_array()
-        .ok_or_else(|| malformed(&what, "image without Layers"))?;
+    let paths = &chosen.layers;
     if paths.len() != ids.len() {
         return Err(malformed(
             &what,
@@ -120,10 +127,7 @@ pub fn resolve(store: Arc<dyn Store>, reference: Option<&str>) -> Result<Image, 
     }
     let mut layers = Vec::new();
     for (i, (p, diff_id)) in paths.iter().zip(ids).enumerate() {
-        let path = normalize(
-            p.as_str()
-                .ok_or_else(|| malformed(&what, "layer path is not a string"))?,
-        );
+        let path = normalize(p);
         if !store.exists(&path) {
             return Err(SourceError::NotFound(format!(
                 "{where_}: layer {i} ({path})"
@@ -137,12 +141,12 @@ pub fn resolve(store: Arc<dyn Store>, reference: Option<&str>) -> Result<Image, 
             .and_then(|(alg, hex)| Digest::parse(&format!("{alg}:{hex}")).ok());
         let source = digest
             .as_ref()
-            .map(|d| &chosen["LayerSources"][d.to_string()]);
+            .and_then(|d| chosen.layer_sources.get(&d.to_string()));
         layers.push(Layer {
             index: i,
             path,
-            size: source.and_then(|s| s["size"].as_u64()),
-            media_type: source.and_then(|s| s["mediaType"].as_str().map(str::to_string)),
+            size: source.and_then(|s| s.size),
+            media_type: source.and_then(|s| s.media_type.clone()),
             digest,
             diff_id,
         });

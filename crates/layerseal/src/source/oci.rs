@@ -1,8 +1,12 @@
 //! OCI image layouts (directory or archive): index.json → (nested) index
-//! → manifest → config, with tag and platform selection.
+//! → manifest → config, with tag and platform selection. Indexes,
+//! manifests and descriptors are oci-spec's typed structures; the config
+//! stays JSON (its raw form matters to composefs, and only `rootfs`,
+//! `os` and `architecture` are read from it).
 
 use std::sync::Arc;
 
+use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
 use serde_json::Value;
 
 use super::digest::Digest;
@@ -25,20 +29,30 @@ fn is_index(v: &Value) -> bool {
             .is_some_and(|m| m.contains("index") || m.contains("manifest.list"))
 }
 
-fn descriptor_digest(d: &Value, what: &str) -> Result<Digest, SourceError> {
-    let s = d["digest"]
-        .as_str()
-        .ok_or_else(|| malformed(what, "descriptor without digest"))?;
-    Digest::parse(s).map_err(|e| malformed(what, e))
+/// A JSON document as the typed structure it must be.
+fn typed<T: serde::de::DeserializeOwned>(
+    doc: Value,
+    what: &str,
+    kind: &str,
+) -> Result<T, SourceError> {
+    serde_json::from_value(doc).map_err(|e| malformed(what, format!("not a valid {kind}: {e}")))
 }
 
-fn descriptor_platform(d: &Value) -> Option<Platform> {
-    let p = &d["platform"];
+fn descriptor_digest(d: &Descriptor, what: &str) -> Result<Digest, SourceError> {
+    Digest::parse(d.digest().as_ref()).map_err(|e| malformed(what, e))
+}
+
+fn descriptor_platform(d: &Descriptor) -> Option<Platform> {
+    let p = d.platform().as_ref()?;
     Some(Platform::new(
-        p["os"].as_str()?,
-        p["architecture"].as_str()?,
-        p["variant"].as_str(),
+        &p.os().to_string(),
+        &p.architecture().to_string(),
+        p.variant().as_deref(),
     ))
+}
+
+fn ref_name(d: &Descriptor) -> Option<&str> {
+    d.annotations().as_ref()?.get(REF_NAME).map(String::as_str)
 }
 
 /// Read a blob the descriptor `desc` points at, checking its digest and
@@ -46,10 +60,10 @@ fn descriptor_platform(d: &Value) -> Option<Platform> {
 fn read_blob_json(
     store: &dyn Store,
     d: &Digest,
-    desc: &Value,
+    desc: &Descriptor,
     what: &str,
 ) -> Result<Value, SourceError> {
-    read_json_checked(store, d, desc["size"].as_u64(), what, false)
+    read_json_checked(store, d, Some(desc.size()), what, false)
 }
 
 fn read_json_checked(
@@ -97,17 +111,17 @@ use std::io::Read as _;
 
 /// Pick one manifest descriptor out of an index's entries.
 fn choose<'a>(
-    entries: &'a [Value],
+    entries: &'a [Descriptor],
     platform: &Platform,
     what: &str,
-) -> Result<&'a Value, SourceError> {
+) -> Result<&'a Descriptor, SourceError> {
     if entries.is_empty() {
         return Err(malformed(what, "index lists no manifests"));
     }
     if entries.len() == 1 {
         return Ok(&entries[0]);
     }
-    let with_platform: Vec<(&Value, Platform)> = entries
+    let with_platform: Vec<(&Descriptor, Platform)> = entries
         .iter()
         .filter_map(|d| descriptor_platform(d).map(|p| (d, p)))
         .collect();
@@ -129,19 +143,13 @@ fn choose<'a>(
 /// Resolve a descriptor (index or manifest) down to an image.
 fn resolve_descriptor(
     store: Arc<dyn Store>,
-    desc: &Value,
+    desc: &Descriptor,
     platform: &Platform,
     reference: &str,
     depth: usize,
 ) -> Result<Image, SourceError> {
     let digest = descriptor_digest(desc, reference)?;
-    let doc = read_json_checked(
-        store.as_ref(),
-        &digest,
-        desc["size"].as_u64(),
-        reference,
-        true,
-    )?;
+    let doc = read_json_checked(store.as_ref(), &digest, Some(desc.size()), reference, true)?;
     resolve_document_at(store, doc, digest, platform, reference, depth)
 }
 
@@ -168,36 +176,30 @@ fn resolve_document_at(
         if depth >= MAX_NESTING {
             return Err(malformed(reference, "indexes nested too deeply"));
         }
-        let entries = doc["manifests"].as_array().cloned().unwrap_or_default();
-        let chosen = choose(&entries, platform, reference)?.clone();
-        return resolve_descriptor(store, &chosen, platform, reference, depth + 1);
+        let index: ImageIndex = typed(doc, reference, "image index")?;
+        let chosen = choose(index.manifests(), platform, reference)?;
+        return resolve_descriptor(store, chosen, platform, reference, depth + 1);
     }
     if doc.get("layers").is_none() && doc["schemaVersion"] == 1 {
         return Err(SourceError::Unsupported(format!(
             "{reference}: Docker schema 1 manifests are not supported"
         )));
     }
-    manifest_image(store, doc, Some(digest), reference)
+    let manifest: ImageManifest = typed(doc, reference, "image manifest")?;
+    manifest_image(store, &manifest, Some(digest), reference)
 }
 
 /// An image from a manifest document (layers + config).
 pub fn manifest_image(
     store: Arc<dyn Store>,
-    manifest: Value,
+    manifest: &ImageManifest,
     manifest_digest: Option<Digest>,
     reference: &str,
 ) -> Result<Image, SourceError> {
-    let config_digest = descriptor_digest(&manifest["config"], reference)?;
-    let config = read_blob_json(
-        store.as_ref(),
-        &config_digest,
-        &manifest["config"],
-        reference,
-    )?;
+    let config_digest = descriptor_digest(manifest.config(), reference)?;
+    let config = read_blob_json(store.as_ref(), &config_digest, manifest.config(), reference)?;
     let ids = diff_ids(&config, reference)?;
-    let layer_descs = manifest["layers"]
-        .as_array()
-        .ok_or_else(|| malformed(reference, "manifest has no layers"))?;
+    let layer_descs = manifest.layers();
     if layer_descs.len() != ids.len() {
         return Err(malformed(
             reference,
@@ -215,8 +217,8 @@ pub fn manifest_image(
             index: i,
             path: blob_path(&digest),
             digest: Some(digest),
-            size: d["size"].as_u64(),
-            media_type: d["mediaType"].as_str().map(str::to_string),
+            size: Some(d.size()),
+            media_type: Some(d.media_type().to_string()),
             diff_id,
         });
     }
@@ -234,15 +236,15 @@ pub fn manifest_image(
 /// Untagged entries that refer to another manifest (signatures and other
 /// referrer artifacts, which `notation sign --oci-layout` and oras list in
 /// `index.json`) are not images to pick when no tag is given.
-fn images_only(store: &dyn Store, entries: &[Value]) -> Vec<Value> {
+fn images_only(store: &dyn Store, entries: &[Descriptor]) -> Vec<Descriptor> {
     if entries.len() < 2 {
         return entries.to_vec();
     }
-    let is_referrer = |d: &Value| {
-        if d["annotations"][REF_NAME].is_string() {
+    let is_referrer = |d: &Descriptor| {
+        if ref_name(d).is_some() {
             return false;
         }
-        if d["artifactType"].is_string() {
+        if d.artifact_type().is_some() {
             return true;
         }
         let Ok(digest) = descriptor_digest(d, "index.json") else {
@@ -266,25 +268,26 @@ pub fn resolve(
     platform: &Platform,
 ) -> Result<Image, SourceError> {
     let where_ = store.describe();
-    let index = store.read_json("index.json")?;
-    let entries = index["manifests"].as_array().cloned().unwrap_or_default();
+    let index: ImageIndex = typed(
+        store.read_json("index.json")?,
+        &format!("{where_}: index.json"),
+        "image index",
+    )?;
+    let entries = index.manifests();
     let reference = match tag {
         Some(t) => format!("{where_}:{t}"),
         None => where_.clone(),
     };
-    let candidates: Vec<Value> = match tag {
+    let candidates: Vec<Descriptor> = match tag {
         Some(t) => entries
             .iter()
-            .filter(|d| d["annotations"][REF_NAME].as_str() == Some(t))
+            .filter(|d| ref_name(d) == Some(t))
             .cloned()
             .collect(),
-        None => images_only(store.as_ref(), &entries),
+        None => images_only(store.as_ref(), entries),
     };
     if candidates.is_empty() {
-        let tags: Vec<&str> = entries
-            .iter()
-            .filter_map(|d| d["annotations"][REF_NAME].as_str())
-            .collect();
+        let tags: Vec<&str> = entries.iter().filter_map(|d| ref_name(d)).collect();
         return Err(match tag {
             Some(t) => SourceError::NotFound(format!(
                 "{where_}: tag {t:?} (available: {})",
@@ -298,10 +301,7 @@ pub fn resolve(
     } else if candidates.iter().all(|d| descriptor_platform(d).is_some()) {
         choose(&candidates, platform, &reference)?.clone()
     } else {
-        let tags: Vec<&str> = candidates
-            .iter()
-            .filter_map(|d| d["annotations"][REF_NAME].as_str())
-            .collect();
+        let tags: Vec<&str> = candidates.iter().filter_map(|d| ref_name(d)).collect();
         return Err(SourceError::Ambiguous(format!(
             "{where_} holds {} images; name one with :TAG (available: {})",
             candidates.len(),
