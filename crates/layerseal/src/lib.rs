@@ -66,7 +66,7 @@ pub mod sink;
 pub mod source;
 mod sys;
 pub mod tar;
-pub mod tee;
+pub(crate) mod tee;
 pub mod text;
 pub mod verity;
 pub mod vhd;

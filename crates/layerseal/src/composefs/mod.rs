@@ -3,7 +3,7 @@
 
 pub mod artifact;
 pub mod dumpfile;
-pub mod escape;
+pub(crate) mod escape;
 pub mod image;
 pub mod import;
 pub mod maintenance;

@@ -2,16 +2,16 @@
 //! (erofs-utils 1.9.3, or 1.8.10 / 1.8.6) writes them for containerd's EROFS
 //! snapshotter, with the options a differ is configured with
 //! ([`options`]: `-T`, `--mkfs-time`, `--sort=none`): [`tree`] (tar → tree
-//! with mkfs's rules), [`alloc`] (its block allocator), [`build`]
-//! (traversal, jobs, image bytes), [`format`](mod@format) (on-disk structures).
+//! with mkfs's rules), `alloc` (its block allocator), [`build`]
+//! (traversal, jobs, image bytes), `format`(mod@format) (on-disk structures).
 //!
 //! By default file data is laid out in path order, so it is spooled while
 //! the tar is read; with `--sort=none` mkfs puts it in tar order from block
 //! 1 and it streams straight into the sink ([`tree::Tree::from_tar_streaming`]).
 
-pub mod alloc;
+pub(crate) mod alloc;
 pub mod build;
-pub mod format;
+pub(crate) mod format;
 pub mod options;
 pub mod reader;
 pub mod tar_index;

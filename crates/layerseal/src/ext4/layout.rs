@@ -41,8 +41,6 @@ pub fn best_group_count(blocks: u32, inodes: u32) -> (u32, u32) {
 pub struct Tail {
     pub groups: u32,
     pub inodes_per_group: u32,
-    pub inode_table: u32,
-    pub bitmaps: u32,
     /// Image size in blocks.
     pub disk_blocks: u32,
     /// Block bitmap then inode bitmap, per group.
@@ -146,8 +144,6 @@ pub fn tail(u: &Usage) -> Result<Tail, OutOfDescriptorSpace> {
     Ok(Tail {
         groups,
         inodes_per_group: ipg,
-        inode_table: u.inode_table,
-        bitmaps,
         disk_blocks: disk as u32,
         bitmap_blocks,
         descriptors,

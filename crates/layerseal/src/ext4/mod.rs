@@ -1,20 +1,20 @@
 //! ext4 images byte-identical to hcsshim's tar2ext4/compactext4.
 //!
-//! One on-disk structure per module: [`inode`], [`xattr`], [`extent`],
-//! [`dir`], [`layout`] (groups, bitmaps, descriptors, superblock);
-//! [`writer`] is compactext4's allocation and replace logic and
+//! One on-disk structure per module: `inode`, `xattr`, `extent`,
+//! `dir`, `layout` (groups, bitmaps, descriptors, superblock);
+//! `writer` is compactext4's allocation and replace logic and
 //! [`from_tar`] is tar2ext4's entry handling on top of it.
 
-pub mod dir;
-pub mod extent;
+pub(crate) mod dir;
+pub(crate) mod extent;
 pub mod from_tar;
-pub mod gosort;
-pub mod inode;
-pub mod layout;
+pub(crate) mod gosort;
+pub(crate) mod inode;
+pub(crate) mod layout;
 pub mod path;
 pub mod time;
-pub mod writer;
-pub mod xattr;
+pub(crate) mod writer;
+pub(crate) mod xattr;
 
 use std::io;
 

@@ -9,7 +9,7 @@
 //! signer, [`Trust`] checks the signer's chain against CA certificates.
 
 mod keys;
-pub mod oids;
+pub(crate) mod oids;
 mod trust;
 
 use cms::cert::IssuerAndSerialNumber;

@@ -52,165 +52,6 @@ impl fmt::Display for Digest {
 
 pub use crate::verity::hex_lower;
 
-/// Hashes everything read through it; at the end compares with what was
-/// expected and fails the read that hits EOF when they differ.
-pub struct VerifyingReader<R> {
-    inner: R,
-    hasher: Sha256,
-    expected: Option<Digest>,
-    expected_size: Option<u64>,
-    read: u64,
-    what: String,
-    done: bool,
-}
-
-impl<R: Read> VerifyingReader<R> {
-    /// `expected` None only measures (see [`VerifyingReader::digest`]).
-    pub fn new(
-        inner: R,
-        expected: Option<Digest>,
-        expected_size: Option<u64>,
-        what: impl Into<String>,
-    ) -> Self {
-        VerifyingReader {
-            inner,
-            hasher: Sha256::new(),
-            expected: expected.filter(|d| d.algorithm == "sha256"),
-            expected_size,
-            read: 0,
-            what: what.into(),
-            done: false,
-        }
-    }
-
-    /// The digest of everything read so far.
-    pub fn digest(&self) -> Digest {
-        Digest {
-            algorithm: "sha256".into(),
-            hex: hex_lower(&self.hasher.clone().finalize()),
-        }
-    }
-
-    pub fn bytes_read(&self) -> u64 {
-        self.read
-    }
-}
-
-impl<R: Read> Read for VerifyingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n > 0 {
-            self.hasher.update(&buf[..n]);
-            self.read += n as u64;
-            if let Some(size) = self.expected_size {
-                if self.read > size {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!(
-                            "{}: more than the {size} bytes its descriptor declares",
-                            self.what
-                        ),
-                    ));
-                }
-            }
-            return Ok(n);
-        }
-        if !self.done && !buf.is_empty() {
-            self.done = true;
-            if let Some(size) = self.expected_size {
-                if self.read != size {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("{}: truncated: {} of {size} bytes", self.what, self.read),
-                    ));
-                }
-            }
-            if let Some(exp) = &self.expected {
-                let got = self.digest();
-                if &got != exp {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("{}: digest mismatch: expected {exp}, got {got}", self.what),
-                    ));
-                }
-            }
-        }
-        Ok(0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parse_and_verify() {
-        let d = Digest::sha256_of(b"abc");
-        assert_eq!(Digest::parse(&d.to_string()).unwrap(), d);
-        assert!(Digest::parse("sha256:xyz").is_err());
-        assert!(Digest::parse("md5:abc").is_err());
-        let mut ok = VerifyingReader::new(&b"abc"[..], Some(d.clone()), Some(3), "blob");
-        assert_eq!(std::io::read_to_string(&mut ok).unwrap(), "abc");
-        let mut bad = VerifyingReader::new(&b"abd"[..], Some(d.clone()), None, "blob");
-        let e = std::io::read_to_string(&mut bad).unwrap_err();
-        assert!(e.to_string().contains("digest mismatch"), "{e}");
-        let mut short = VerifyingReader::new(&b"ab"[..], Some(d), Some(3), "blob");
-        assert!(std::io::read_to_string(&mut short)
-            .unwrap_err()
-            .to_string()
-            .contains("truncated"));
-    }
-}
-
-/// What a [`Measured`] reader has seen: bytes and their SHA-256.
-#[derive(Clone, Default)]
-pub struct Measurement(std::sync::Arc<std::sync::Mutex<(Sha256, u64)>>);
-
-impl Measurement {
-    pub fn digest(&self) -> Digest {
-        let g = self.0.lock().expect("measurement");
-        Digest {
-            algorithm: "sha256".into(),
-            hex: hex_lower(&g.0.clone().finalize()),
-        }
-    }
-    pub fn bytes(&self) -> u64 {
-        self.0.lock().expect("measurement").1
-    }
-}
-
-/// Hashes what passes through into a [`Measurement`] the caller keeps,
-/// so the digest can be checked after the reader was handed on.
-pub struct Measured<R> {
-    inner: R,
-    m: Measurement,
-}
-
-impl<R: Read> Measured<R> {
-    pub fn new(inner: R) -> (Self, Measurement) {
-        let m = Measurement::default();
-        (
-            Measured {
-                inner,
-                m: m.clone(),
-            },
-            m,
-        )
-    }
-}
-
-impl<R: Read> Read for Measured<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n > 0 {
-            let mut g = self.m.0.lock().expect("measurement");
-            g.0.update(&buf[..n]);
-            g.1 += n as u64;
-        }
-        Ok(n)
-    }
-}
-
 enum HashMsg {
     Data(Vec<u8>),
     Finish(std::sync::mpsc::Sender<(Digest, u64)>),
@@ -316,5 +157,18 @@ mod thread_tests {
         let (d, n) = m.finish();
         assert_eq!(n as usize, read);
         assert_eq!(d, Digest::sha256_of(&data[..read]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_round_trips_and_refuses_junk() {
+        let d = Digest::sha256_of(b"abc");
+        assert_eq!(Digest::parse(&d.to_string()).unwrap(), d);
+        assert!(Digest::parse("sha256:xyz").is_err());
+        assert!(Digest::parse("md5:abc").is_err());
     }
 }

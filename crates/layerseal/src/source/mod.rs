@@ -4,18 +4,18 @@
 //! their blob digests and diff_ids, verified while they stream.
 
 pub mod daemon;
-pub mod digest;
-pub mod docker_archive;
+pub(crate) mod digest;
+pub(crate) mod docker_archive;
 mod error;
 pub mod image;
 pub mod layout_referrers;
 pub mod oci;
-pub mod platform;
-pub mod reference;
+pub(crate) mod platform;
+pub(crate) mod reference;
 pub mod registry;
-pub mod registry_pinned;
+pub(crate) mod registry_pinned;
 pub mod registry_push;
-pub mod registry_tls;
+pub(crate) mod registry_tls;
 pub mod store;
 
 pub use digest::Digest;

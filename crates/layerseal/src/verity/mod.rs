@@ -2,7 +2,7 @@
 //! (format 1, "normal" salt-first hashing) makes them (spec dmverity-vhd §5).
 
 pub mod fsverity;
-pub mod spool;
+pub(crate) mod spool;
 mod stream;
 mod superblock;
 mod verify;
