@@ -244,7 +244,13 @@ pub fn convert_image(image: &Image, opts: &ImageOptions) -> Result<Vec<LayerResu
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let n = image.layers.len();
     let jobs = if opts.jobs == 0 { cores } else { opts.jobs }.clamp(1, n.max(1));
-    let threads = (cores / jobs).max(1);
+    // Every layer may hash on all cores: layers differ in size by orders
+    // of magnitude (a base layer and a few small ones), so a fixed share
+    // would leave cores idle once the small ones finish. Largest first,
+    // so the long one starts at once.
+    let threads = cores;
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(image.layers[i].size.unwrap_or(0)));
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let results: Mutex<Vec<Option<Result<LayerResult, ImageError>>>> =
@@ -255,10 +261,11 @@ pub fn convert_image(image: &Image, opts: &ImageOptions) -> Result<Vec<LayerResu
                 if stop.load(Ordering::Relaxed) {
                     return;
                 }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= n {
                     return;
                 }
+                let i = order[k];
                 let r = convert_one(image, &image.layers[i], opts, threads);
                 if r.is_err() {
                     stop.store(true, Ordering::Relaxed);

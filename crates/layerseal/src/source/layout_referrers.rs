@@ -49,6 +49,11 @@ pub fn add_artifact(
         crate::atomic::write_file(&layout, br#"{"imageLayoutVersion":"1.0.0"}"#)
             .map_err(|e| io_err(&layout, e))?;
     }
+    // Concurrent writers (two `sign` runs on one layout) must not lose an
+    // entry: the read-modify-rename of index.json happens under an
+    // exclusive lock on the layout directory itself (no extra file in it).
+    let dir_lock = std::fs::File::open(dir).map_err(|e| io_err(dir, e))?;
+    dir_lock.lock().map_err(|e| io_err(dir, e))?;
     let index_path = dir.join("index.json");
     let mut index: Value = match std::fs::read(&index_path) {
         Ok(b) => serde_json::from_slice(&b).map_err(|e| io_err(&index_path, e))?,
@@ -123,4 +128,31 @@ pub fn referrers(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writers racing on one layout each get their entry into index.json.
+    #[test]
+    fn concurrent_writers_lose_no_entry() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path();
+        std::thread::scope(|s| {
+            for i in 0..8 {
+                s.spawn(move || {
+                    for j in 0..5 {
+                        let manifest = format!(r#"{{"n":{i},"m":{j}}}"#).into_bytes();
+                        add_artifact(dir, &manifest, "application/json", "x/y", &[]).unwrap();
+                    }
+                });
+            }
+        });
+        let index: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+        assert_eq!(index["manifests"].as_array().unwrap().len(), 40);
+        let found = referrers(dir, &Digest::sha256_of(b"nothing"), "x/y").unwrap();
+        assert!(found.is_empty());
+    }
 }

@@ -383,8 +383,17 @@ impl Client {
                     } else {
                         ""
                     };
+                    // rustls's verifier errors are enum names; say them plainly.
+                    let what = if text.contains("CaUsedAsEndEntity") {
+                        "its certificate is a self-signed CA certificate this machine does not trust"
+                            .to_string()
+                    } else if text.contains("UnknownIssuer") {
+                        "its certificate is not issued by a CA this machine trusts".to_string()
+                    } else {
+                        text.clone()
+                    };
                     return Err(SourceError::Remote(format!(
-                        "{}: cannot reach the registry: {e}{hint}",
+                        "{}: cannot reach the registry: {what}{hint}",
                         self.host
                     )));
                 }
