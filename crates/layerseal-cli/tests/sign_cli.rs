@@ -80,8 +80,8 @@ fn blob(dir: &Path, digest: &str) -> Vec<u8> {
     std::fs::read(dir.join("img/blobs/sha256").join(&digest[7..])).unwrap()
 }
 
-/// Replace the layout's artifact with `m` (plus `blobs`).
-fn replace_artifact(dir: &Path, m: &Manifest, blobs: &[(layerseal::source::Digest, Vec<u8>)]) {
+/// Take the signature artifacts out of the layout's index.json.
+fn unlist_artifacts(dir: &Path) {
     let mut idx = index(dir);
     idx["manifests"]
         .as_array_mut()
@@ -92,6 +92,11 @@ fn replace_artifact(dir: &Path, m: &Manifest, blobs: &[(layerseal::source::Diges
         serde_json::to_vec(&idx).unwrap(),
     )
     .unwrap();
+}
+
+/// Replace the layout's artifact with `m` (plus `blobs`).
+fn replace_artifact(dir: &Path, m: &Manifest, blobs: &[(layerseal::source::Digest, Vec<u8>)]) {
+    unlist_artifacts(dir);
     let bytes = serde_json::to_vec(m).unwrap();
     layout_referrers::add_artifact(
         &dir.join("img"),
@@ -240,16 +245,7 @@ fn refused(tamper: impl FnOnce(&Path, &str), layer: usize, why: &str) {
 }
 
 fn resign(dir: &Path, image: &str, cert: &str, key: &str) {
-    let mut idx = index(dir);
-    idx["manifests"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|e| e["artifactType"] != artifact::ARTIFACT_TYPE);
-    std::fs::write(
-        dir.join("img/index.json"),
-        serde_json::to_vec(&idx).unwrap(),
-    )
-    .unwrap();
+    unlist_artifacts(dir);
     sign(image, cert, key, dir);
 }
 
@@ -374,6 +370,21 @@ fn a_truncated_signature_blob_is_refused() {
     );
 }
 
+/// `roothash --format erofs --from-referrers --ca CA --json`: (JSON, stderr).
+fn from_referrers(image: &str, ca: &str, cwd: &Path) -> (Value, String) {
+    let args = [
+        "roothash",
+        image,
+        "--format",
+        "erofs",
+        "--no-cache",
+        "--from-referrers",
+    ];
+    let (code, out, err) = run(&[&args[..], &["--ca", ca, "--json"]].concat(), cwd);
+    assert_eq!(code, 0, "{err}");
+    (serde_json::from_str(&out).unwrap(), err)
+}
+
 #[test]
 fn roothash_from_referrers_takes_signed_layers_and_computes_the_rest() {
     let t = tempfile::tempdir().unwrap();
@@ -383,22 +394,7 @@ fn roothash_from_referrers_takes_signed_layers_and_computes_the_rest() {
     m.layers.pop(); // covers 3 of 4
     replace_artifact(t.path(), &m, &[]);
     let ca = pki("ca.pem");
-    let (code, out, err) = run(
-        &[
-            "roothash",
-            &image,
-            "--format",
-            "erofs",
-            "--no-cache",
-            "--from-referrers",
-            "--ca",
-            &ca,
-            "--json",
-        ],
-        t.path(),
-    );
-    assert_eq!(code, 0, "{err}");
-    let v: Value = serde_json::from_str(&out).unwrap();
+    let (v, _) = from_referrers(&image, &ca, t.path());
     assert_eq!(v["from_referrers"], 3);
     assert_eq!(v["computed"], 1);
     let sources: Vec<&str> = v["layers"]
@@ -417,22 +413,7 @@ fn roothash_from_referrers_takes_signed_layers_and_computes_the_rest() {
     assert_eq!(got, roothashes(&image, t.path()));
     // Signatures from an untrusted CA are not used: everything computed.
     let other = pki("impostor.pem");
-    let (code, out, err) = run(
-        &[
-            "roothash",
-            &image,
-            "--format",
-            "erofs",
-            "--no-cache",
-            "--from-referrers",
-            "--ca",
-            &other,
-            "--json",
-        ],
-        t.path(),
-    );
-    assert_eq!(code, 0, "{err}");
-    let v: Value = serde_json::from_str(&out).unwrap();
+    let (v, err) = from_referrers(&image, &other, t.path());
     assert_eq!(v["from_referrers"], 0);
     assert_eq!(v["refused"].as_array().unwrap().len(), 3, "{v}");
     assert!(err.contains("signature refused"), "{err}");

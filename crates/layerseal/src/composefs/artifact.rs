@@ -50,14 +50,7 @@ pub struct ArtifactManifest {
     pub subject: Descriptor,
 }
 
-/// A finished artifact: its manifest bytes and digest, and the blobs it
-/// refers to (the empty config, the signatures).
-#[derive(Debug, Clone)]
-pub struct Artifact {
-    pub manifest: Vec<u8>,
-    pub digest: Digest,
-    pub blobs: Vec<(Digest, Vec<u8>)>,
-}
+pub use crate::source::layout_referrers::Artifact;
 
 fn descriptor(media_type: &str, data: &[u8]) -> (Descriptor, Digest) {
     let d = Digest::sha256_of(data);
@@ -93,12 +86,7 @@ pub fn build(subject: &[u8], signatures: &[(String, String, Vec<u8>)]) -> Artifa
         layers,
         subject,
     };
-    let bytes = serde_json::to_vec(&manifest).expect("json");
-    Artifact {
-        digest: Digest::sha256_of(&bytes),
-        manifest: bytes,
-        blobs,
-    }
+    Artifact::new(&manifest, blobs)
 }
 
 /// Parse an artifact manifest; anything that is not a composefs

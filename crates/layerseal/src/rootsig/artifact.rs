@@ -70,13 +70,7 @@ pub struct LayerSignature {
     pub signature: Vec<u8>,
 }
 
-/// A finished artifact: manifest bytes, digest, and the blobs it names.
-#[derive(Debug, Clone)]
-pub struct Artifact {
-    pub manifest: Vec<u8>,
-    pub digest: Digest,
-    pub blobs: Vec<(Digest, Vec<u8>)>,
-}
+pub use crate::source::layout_referrers::Artifact;
 
 /// The media type a manifest document declares (OCI manifest if none).
 pub fn media_type_of(manifest: &[u8]) -> String {
@@ -116,15 +110,10 @@ pub fn build(subject: &[u8], recipe: &str, layers: &[LayerSignature]) -> Artifac
             (RECIPE_ANNOTATION.into(), recipe.into()),
         ]),
     };
-    let bytes = serde_json::to_vec(&manifest).expect("manifest serializes");
     // Equal layers give equal (deterministic RSA) signatures: one blob.
     let mut seen = std::collections::HashSet::new();
     blobs.retain(|(d, _)| seen.insert(d.to_string()));
-    Artifact {
-        digest: Digest::sha256_of(&bytes),
-        manifest: bytes,
-        blobs,
-    }
+    Artifact::new(&manifest, blobs)
 }
 
 /// Parse an artifact manifest and check it is one of ours (type, the

@@ -19,6 +19,28 @@ fn blob_file(dir: &Path, d: &Digest) -> std::path::PathBuf {
     dir.join("blobs").join(&d.algorithm).join(&d.hex)
 }
 
+/// A finished referrer artifact: its manifest bytes and digest, and the
+/// blobs it names (config, signatures).
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    pub manifest: Vec<u8>,
+    pub digest: Digest,
+    pub blobs: Vec<(Digest, Vec<u8>)>,
+}
+
+impl Artifact {
+    /// Serialize `manifest` compactly (the field order of its type) with
+    /// the blobs it names.
+    pub fn new(manifest: &impl serde::Serialize, blobs: Vec<(Digest, Vec<u8>)>) -> Self {
+        let bytes = serde_json::to_vec(manifest).expect("manifest serializes");
+        Artifact {
+            digest: Digest::sha256_of(&bytes),
+            manifest: bytes,
+            blobs,
+        }
+    }
+}
+
 /// Add an artifact (its blobs, then its manifest) to the layout at `dir`,
 /// created if needed, and list the manifest in `index.json`. Each file is
 /// written under a temporary name and renamed; existing blobs are kept.
@@ -62,20 +84,38 @@ pub fn add_artifact(
         }
         Err(e) => return Err(io_err(&index_path, e)),
     };
-    let list = index["manifests"]
-        .as_array_mut()
-        .ok_or_else(|| io_err(&index_path, "no manifests list"))?;
-    if !list.iter().any(|m| m["digest"] == digest.to_string()) {
-        list.push(json!({
-            "mediaType": media_type,
-            "digest": digest.to_string(),
-            "size": manifest.len(),
-            "artifactType": artifact_type,
-        }));
+    if list_manifest(&mut index, manifest, media_type, artifact_type)
+        .map_err(|e| io_err(&index_path, e))?
+    {
         let text = serde_json::to_vec(&index).expect("json");
         crate::atomic::write_file(&index_path, &text).map_err(|e| io_err(&index_path, e))?;
     }
     Ok(digest)
+}
+
+/// Add a manifest's descriptor (with its artifact type) to an image
+/// index's `manifests` unless it is listed; true when added. Shared by
+/// layouts' index.json and registries' fallback referrers tag.
+pub(crate) fn list_manifest(
+    index: &mut Value,
+    manifest: &[u8],
+    media_type: &str,
+    artifact_type: &str,
+) -> Result<bool, &'static str> {
+    let digest = Digest::sha256_of(manifest).to_string();
+    let list = index["manifests"]
+        .as_array_mut()
+        .ok_or("an index without a manifests list")?;
+    if list.iter().any(|m| m["digest"] == digest) {
+        return Ok(false);
+    }
+    list.push(json!({
+        "mediaType": media_type,
+        "digest": digest,
+        "size": manifest.len(),
+        "artifactType": artifact_type,
+    }));
+    Ok(true)
 }
 
 /// A blob of the layout, read whole (up to `limit` bytes) and checked

@@ -251,16 +251,9 @@ impl RegistryRepo {
             Some(b) => serde_json::from_slice(&b).map_err(|e| malformed(&tag, e))?,
             None => json!({"schemaVersion": 2, "mediaType": INDEX_MEDIA_TYPE, "manifests": []}),
         };
-        let list = index["manifests"]
-            .as_array_mut()
-            .ok_or_else(|| malformed(&tag, "referrers index without manifests"))?;
-        if !list.iter().any(|m| m["digest"] == digest.to_string()) {
-            list.push(json!({
-                "mediaType": media_type,
-                "digest": digest.to_string(),
-                "size": manifest.len(),
-                "artifactType": artifact_type,
-            }));
+        if super::layout_referrers::list_manifest(&mut index, manifest, media_type, artifact_type)
+            .map_err(|e| malformed(&tag, e))?
+        {
             let bytes = serde_json::to_vec(&index).expect("json");
             self.push_manifest(&tag, INDEX_MEDIA_TYPE, &bytes)?;
         }
