@@ -14,7 +14,7 @@ use layerseal::rootsig::{recipe, sign_image};
 use layerseal::source::{Digest, Image, ImageRef};
 use serde_json::json;
 
-use crate::cmd_image::{prepare, ImageArgs, Prepared};
+use crate::image_args::{prepare, ImageArgs, Prepared};
 use crate::shared::{exit, usage};
 
 #[derive(clap::Args)]

@@ -9,6 +9,7 @@ mod composefs_cli;
 pub mod dmverity_vhd;
 mod erofs_args;
 mod goflag;
+mod image_args;
 pub mod mkfs_erofs;
 pub mod native;
 mod shared;

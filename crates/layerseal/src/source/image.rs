@@ -42,7 +42,7 @@ impl Image {
         let opened = if manifest {
             self.store.open_manifest(d)
         } else {
-            self.store.open(&super::oci::blob_path(d))
+            self.store.open(&super::store::blob_path(d))
         };
         let (r, _) = opened.ok()?;
         let mut buf = Vec::new();

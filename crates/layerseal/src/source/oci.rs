@@ -18,9 +18,7 @@ use super::store::Store;
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 const MAX_NESTING: usize = 4;
 
-pub fn blob_path(d: &Digest) -> String {
-    format!("blobs/{}/{}", d.algorithm, d.hex)
-}
+pub use super::store::blob_path;
 
 fn is_index(v: &Value) -> bool {
     v.get("manifests").is_some()

@@ -199,3 +199,8 @@ impl Store for TarStore {
         self.path.display().to_string()
     }
 }
+
+/// Where a blob lives in an OCI layout: `blobs/<algorithm>/<hex>`.
+pub fn blob_path(d: &super::Digest) -> String {
+    format!("blobs/{}/{}", d.algorithm, d.hex)
+}
