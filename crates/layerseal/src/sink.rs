@@ -26,6 +26,14 @@ pub trait BlockSink {
     fn append_mutable_block(&mut self, block: &[u8; BLOCK]) -> io::Result<()>;
     /// Replace a mutable or reserved block.
     fn set_block(&mut self, index: u64, block: &[u8; BLOCK]) -> io::Result<()>;
+    /// Append whole blocks (cursor block-aligned) known only by their
+    /// level-0 dm-verity digests, hashed earlier: for sinks that hash and
+    /// write nothing. Others cannot take them.
+    fn append_block_digests(&mut self, _digests: &[u8]) -> io::Result<()> {
+        Err(io::Error::other(
+            "this sink needs block contents, not their digests",
+        ))
+    }
 }
 
 /// An in-memory sink: the whole image in a `Vec`. For tests, fuzzing and

@@ -69,6 +69,7 @@ fn erofs_layers_with_verity_match_containerd() {
             e["root_hash"].as_str().unwrap(),
             "{name}: root"
         );
+        assert_hash_only_agrees(&bytes, &opts, &r.root_hash, name);
         let file = std::fs::read(&out).unwrap();
         assert_eq!(
             file.len() as u64,
@@ -317,6 +318,30 @@ fn sortnone_and_build_time_variants_match_mkfs() {
 
 /// The same variants through the layer pipeline: root hash, tree size,
 /// whole file (fixed verity UUID) and sidecar as containerd writes them.
+/// Without an output the image is never written: file data is hashed as
+/// the tar is read and taken by digest afterwards. The root hash must be
+/// the written image's, on one hashing thread or several.
+fn assert_hash_only_agrees(
+    bytes: &[u8],
+    opts: &layerseal::layer::LayerOptions,
+    written_root: &str,
+    name: &str,
+) {
+    for threads in [1, 3] {
+        let hashed = layerseal::layer::LayerOptions {
+            outputs: layerseal::layer::Outputs::default(),
+            threads,
+            ..opts.clone()
+        };
+        let r = layerseal::layer::convert_layer(bytes, &hashed)
+            .unwrap_or_else(|err| panic!("{name}: hash only: {err}"));
+        assert_eq!(
+            r.root_hash, written_root,
+            "{name}: hash-only root, {threads} threads"
+        );
+    }
+}
+
 #[test]
 fn variants_with_verity_match_containerd() {
     use layerseal::layer::{convert_layer, FsFormat, LayerOptions, Outputs};
@@ -353,6 +378,7 @@ fn variants_with_verity_match_containerd() {
                 dm["root_hash"].as_str().unwrap(),
                 "{name} {variant}: root"
             );
+            assert_hash_only_agrees(&bytes, &opts, &r.root_hash, name);
             assert_eq!(
                 r.tree_size,
                 dm["hash_tree_bytes"].as_u64().unwrap(),

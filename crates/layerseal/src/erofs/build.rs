@@ -618,6 +618,13 @@ fn write_image<S: BlockSink>(
                 sink.append(bytes)?;
                 sink.append_zeros(n * bs - bytes.len() as u64)?;
             }
+            Src::Spool(offset, _, false) if tree.data_digests.is_some() => {
+                // Hashed as the tar was read: the file's blocks by digest.
+                let (digests, dlen) = tree.data_digests.as_ref().expect("checked");
+                let mut buf = vec![0u8; n as usize * dlen];
+                digests.read_at(offset / bs * *dlen as u64, &mut buf)?;
+                sink.append_block_digests(&buf)?;
+            }
             Src::Spool(offset, len, from_input) => {
                 let src = match (&mut input, from_input) {
                     (Some(f), true) => f,

@@ -106,6 +106,14 @@ fn entry_err(path: &[u8], message: impl Into<String>) -> TreeError {
 pub struct Tree {
     pub inodes: Vec<Inode>,
     pub spool: std::fs::File,
+    /// Hash-only builds: regular file data is hashed as it is read (each
+    /// file from a block boundary, its last block zero-padded, as the
+    /// image lays it out) instead of spooled; `Data::Spool` offsets then
+    /// count bytes of that padded stream.
+    data_hasher: Option<crate::verity::HashingSink>,
+    /// The level-0 digests of that stream, once the tar is read, with the
+    /// digest length.
+    pub data_digests: Option<(crate::verity::DigestSpool, usize)>,
     /// A plain tar file read in place: file data is not spooled but read
     /// from it by offset when the image is written.
     pub input: Option<std::fs::File>,
@@ -265,6 +273,8 @@ impl Tree {
         Ok(Tree {
             inodes: vec![root],
             spool,
+            data_hasher: None,
+            data_digests: None,
             input: None,
             spool_len: 0,
             volume_name: [0; 16],
@@ -376,6 +386,20 @@ impl Tree {
             return Ok(Data::None);
         }
         let offset = self.spool_len;
+        if let Some(hasher) = self.data_hasher.as_mut() {
+            let copied = hasher
+                .append_from(&mut src.take(len), len)
+                .map_err(copy_error)?;
+            if copied != len {
+                return Err(short_data(path, copied, len));
+            }
+            let padded = len.div_ceil(BLOCK) * BLOCK;
+            hasher
+                .append_zeros(padded - len)
+                .map_err(TreeError::Spool)?;
+            self.spool_len += padded;
+            return Ok(Data::Spool { offset, len });
+        }
         self.spool
             .seek(SeekFrom::Start(offset))
             .map_err(TreeError::Spool)?;
@@ -597,6 +621,27 @@ impl Tree {
         Self::read(input, file, opts, None)
     }
 
+    /// For a build that only hashes (no image written): file data is
+    /// hashed with `params` on `threads` threads as the tar is read, while
+    /// it decompresses, and never spooled; [`super::build::write`] then
+    /// takes each file's blocks as their digests.
+    pub fn from_tar_hashed<R: Read>(
+        input: R,
+        opts: &MkfsOptions,
+        params: crate::verity::Params,
+        threads: usize,
+    ) -> Result<(Tree, u64), TreeError> {
+        let dlen = params.algorithm.digest_len();
+        let mut tree = Tree::new(opts)?;
+        tree.data_hasher =
+            Some(crate::verity::HashingSink::new(params, None, threads).map_err(TreeError::Spool)?);
+        let end = tree.read_entries(input, false, None)?;
+        let hasher = tree.data_hasher.take().expect("set above");
+        let level0 = hasher.finish().map_err(TreeError::Spool)?;
+        tree.data_digests = Some((level0.digests, dlen));
+        Ok((tree, end))
+    }
+
     /// `--sort=none` with file data written straight into `sink` as the
     /// tar is read: the sink must have block 0 reserved (the superblock
     /// block, settled by [`super::build::write_streamed`]); data then fills
@@ -626,18 +671,28 @@ impl Tree {
         input: R,
         file: Option<std::fs::File>,
         opts: &MkfsOptions,
-        mut stream: Option<&mut dyn BlockSink>,
+        stream: Option<&mut dyn BlockSink>,
     ) -> Result<(Tree, u64), TreeError> {
         let mut tree = Tree::new(opts)?;
         let in_place = file.is_some();
         tree.input = file;
+        let end = tree.read_entries(input, in_place, stream)?;
+        tree.spool.flush().map_err(TreeError::Spool)?;
+        Ok((tree, end))
+    }
+
+    /// Apply every tar member; returns the stream offset after the tar.
+    fn read_entries<R: Read>(
+        &mut self,
+        input: R,
+        in_place: bool,
+        mut stream: Option<&mut dyn BlockSink>,
+    ) -> Result<u64, TreeError> {
         let mut tr = Reader::new(input);
         while let Some(h) = tr.next()? {
             let at = (in_place && !tr.entry_is_sparse()).then(|| tr.stream_offset());
-            tree.apply(&h, &mut tr, at, stream.as_deref_mut())?;
+            self.apply(&h, &mut tr, at, stream.as_deref_mut())?;
         }
-        let end = tr.stream_offset();
-        tree.spool.flush().map_err(TreeError::Spool)?;
-        Ok((tree, end))
+        Ok(tr.stream_offset())
     }
 }

@@ -138,8 +138,18 @@ impl Builder {
                 sink.finish().map_err(|e| ctx.output_err(e))
             }
             Builder::Erofs => {
-                let (tree, _) =
-                    crate::erofs::tree::Tree::from_tar_with(&mut *tar, in_place, &opts.mkfs)?;
+                // Nothing written: hash file data while it decompresses
+                // instead of spooling it for the traversal-order pass.
+                let (tree, _) = if ctx.image.is_none() && in_place.is_none() {
+                    crate::erofs::tree::Tree::from_tar_hashed(
+                        &mut *tar,
+                        &opts.mkfs,
+                        ctx.params.clone(),
+                        opts.threads,
+                    )?
+                } else {
+                    crate::erofs::tree::Tree::from_tar_with(&mut *tar, in_place, &opts.mkfs)?
+                };
                 ctx.drain(tar)?;
                 let (sink, _) =
                     crate::erofs::build::write(&tree, ctx.new_sink()?, ctx.erofs_uuid()?)

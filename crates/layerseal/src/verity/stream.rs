@@ -425,6 +425,25 @@ impl BlockSink for HashingSink {
         Ok(())
     }
 
+    fn append_block_digests(&mut self, digests: &[u8]) -> io::Result<()> {
+        let dlen = self.params.algorithm.digest_len();
+        if self.output.is_some() || !digests.len().is_multiple_of(dlen) {
+            return Err(io::Error::other(
+                "block digests go only into a hash-only sink, whole digests",
+            ));
+        }
+        let blocks = (digests.len() / dlen) as u64;
+        if blocks == 0 {
+            return Ok(());
+        }
+        self.realign()?;
+        self.pending
+            .insert(self.cursor / BLOCK as u64, Piece::Digests(digests.to_vec()));
+        self.cursor += blocks * BLOCK as u64;
+        self.buf_start = self.cursor / BLOCK as u64;
+        Ok(())
+    }
+
     fn set_block(&mut self, index: u64, block: &[u8; BLOCK]) -> io::Result<()> {
         match self.deferred.get_mut(&index) {
             Some(b) => {
