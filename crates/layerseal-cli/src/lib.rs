@@ -5,6 +5,7 @@ mod cmd_check;
 mod cmd_image;
 mod cmd_layer;
 mod cmd_sign;
+mod cmd_windows;
 mod composefs_cli;
 pub mod dmverity_vhd;
 mod erofs_args;

@@ -75,6 +75,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Windows layers: the block-CIM writer's call plan (`windows plan`).
+    Windows(crate::cmd_windows::WindowsArgs),
     /// fs-verity digests of files, as `fsverity digest` prints them
     /// (`ALG:HEX FILE`): the name composefs gives each object.
     FsverityDigest(crate::cmd_check::FsverityDigestCmd),
@@ -113,6 +115,7 @@ fn run(cli: Cli) -> Result<i32, String> {
         Command::Inspect(c) => crate::cmd_image::run_inspect(c),
         Command::Verify(c) => crate::cmd_check::run_verify(c),
         Command::Composefs(args) => crate::composefs_cli::run(args),
+        Command::Windows(c) => crate::cmd_windows::run(c),
         Command::FsverityDigest(c) => crate::cmd_check::run_fsveritydigest(c),
     }
 }

@@ -102,3 +102,40 @@ fn precomputed_digests_are_checked_and_printed() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--precomputed is for Windows images"), "{err}");
 }
+
+#[test]
+fn windows_plan_prints_the_call_sequence() {
+    let t = tempfile::tempdir().unwrap();
+    let layer = fixture(t.path(), "whiteouts.tar");
+    let layer = layer.to_str().unwrap();
+    let (code, out, err) = run(&["windows", "plan", layer], t.path());
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["base_layer"], true);
+    assert_eq!(v["create_flags"], 0x58);
+    let ops = v["ops"].as_array().unwrap();
+    // Whiteouts become tombstones; a base layer ends with Hives, five
+    // config links and the layout file.
+    assert!(ops.iter().any(|o| o["call"] == "CimTombstoneFile"));
+    let tail: Vec<&str> = ops[ops.len() - 7..]
+        .iter()
+        .map(|o| o["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(tail[0], "Hives");
+    assert_eq!(tail[6], "layout");
+    assert!(tail[1..6]
+        .iter()
+        .all(|p| p.starts_with(r"Files\Windows\System32\config\")));
+    let (code, out, _) = run(&["windows", "plan", layer, "--parent", r"C:\l\1"], t.path());
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["base_layer"], false);
+    assert!(v["ops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|o| o["path"] != "layout"));
+    let (code, _, err) = run(&["windows", "plan", "missing.tar"], t.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("missing.tar"), "{err}");
+}

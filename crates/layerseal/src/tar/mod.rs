@@ -20,6 +20,7 @@ mod sparse;
 
 pub use error::TarError;
 pub use header::{Format, Header, Timestamp};
+pub use pax::parse_time as parse_pax_time;
 pub use reader::Reader;
 
 /// Typeflags with a meaning to callers.

@@ -7,6 +7,9 @@
 //! through digests computed on Windows (`--precomputed`, dmverity-vhd's
 //! Windows JSON).
 
+pub mod encode;
+pub mod layer;
+pub mod plan;
 pub mod precomputed;
 
 use crate::source::Image;
