@@ -185,7 +185,9 @@ fn matching(
                     .get(layerseal::rootsig::artifact::RECIPE_ANNOTATION)
                     .cloned()
                     .unwrap_or_default();
-                if r == want {
+                // Compared as JSON values: another build may order keys
+                // or space the text differently.
+                if same_recipe(&r, want) {
                     good.push((f.digest, m));
                 } else {
                     other.push(format!("{} (recipe {r})", f.digest));
@@ -195,6 +197,16 @@ fn matching(
         }
     }
     (good, other)
+}
+
+fn same_recipe(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 pub(crate) fn run_verify_signatures(c: VerifySignaturesCmd) -> Result<i32, String> {

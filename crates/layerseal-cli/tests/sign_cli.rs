@@ -507,3 +507,27 @@ fn sign_says_where_the_artifact_cannot_go() {
     assert_eq!(code, 3);
     assert!(err.contains("no dm-verity signature artifact"), "{err}");
 }
+
+#[test]
+fn a_recipe_written_with_other_key_order_or_spacing_still_matches() {
+    let t = tempfile::tempdir().unwrap();
+    let image = layout(t.path());
+    sign(&image, "rsa.pem", "rsa.key", t.path());
+    let (mut m, _) = the_artifact(t.path());
+    let recipe: Value = serde_json::from_str(&m.annotations[artifact::RECIPE_ANNOTATION]).unwrap();
+    let mut keys: Vec<_> = recipe.as_object().unwrap().iter().collect();
+    keys.reverse();
+    let reordered = format!(
+        "{{ {} }}",
+        keys.iter()
+            .map(|(k, v)| format!("\"{k}\": {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    assert_ne!(reordered, m.annotations[artifact::RECIPE_ANNOTATION]);
+    m.annotations
+        .insert(artifact::RECIPE_ANNOTATION.into(), reordered);
+    replace_artifact(t.path(), &m, &[]);
+    let (code, out, err) = verify(&image, t.path(), &[]);
+    assert_eq!(code, 0, "{out}{err}");
+}
