@@ -33,7 +33,18 @@ fn run_image(
     } else {
         default_cache_dir()
     };
+    // The output directory appears only once the image is known to be
+    // convertible (not, say, a Windows image refused below).
+    let make_dir = |plan: &Option<OutputPlan>| -> Result<(), String> {
+        match plan {
+            Some(p) => {
+                std::fs::create_dir_all(&p.dir).map_err(|e| format!("{}: {e}", p.dir.display()))
+            }
+            None => Ok(()),
+        }
+    };
     if let ImageRef::DockerDaemon(_) = r {
+        make_dir(&outputs)?;
         let opts = ImageOptions {
             max_disk_size: common.max_disk_size,
             outputs,
@@ -50,6 +61,7 @@ fn run_image(
     }
     let img = open(image, &common.platform, &common.registry)?;
     refuse_windows(image, &img)?;
+    make_dir(&outputs)?;
     let (mut opts, multi) = image_options(&img, common, mkfs);
     opts.outputs = outputs;
     let result = convert_image(&img, &opts);
@@ -270,7 +282,6 @@ pub(crate) fn run_create(c: CreateCmd) -> Result<i32, String> {
         Ok(m) => m,
         Err(e) => return usage(&e),
     };
-    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let plan = OutputPlan {
         dir: out_dir.clone(),
         hash_device: hash_dev,
