@@ -286,6 +286,13 @@ fn lock_wait(args: &ComposefsArgs) -> LockWait {
     }
 }
 
+impl ComposefsArgs {
+    /// The `--hash` given, else `default`.
+    fn algorithm_or(&self, default: Algorithm) -> Algorithm {
+        self.hash.map_or(default, Hash::algorithm)
+    }
+}
+
 fn open_repo(args: &ComposefsArgs) -> Result<Repository, String> {
     Repository::open_with(repo_path(args)?, lock_wait(args)).map_err(|e| e.to_string())
 }
@@ -340,9 +347,8 @@ pub fn run(args: ComposefsArgs) -> Result<i32, String> {
 
 fn verb_digest(args: &ComposefsArgs, v: &DigestVerb) -> Result<i32, String> {
     let json = args.json;
-    let hash = |default: Algorithm| args.hash.map_or(default, Hash::algorithm);
     let DigestVerb { files } = v;
-    let alg = hash(open_repo(args).map_or(Algorithm::Sha512, |r| r.algorithm()));
+    let alg = args.algorithm_or(open_repo(args).map_or(Algorithm::Sha512, |r| r.algorithm()));
     let mut out = Vec::new();
     for f in files {
         let d = fsverity::digest_file(f, alg, 0).map_err(|e| format!("{}: {e}", f.display()))?;
@@ -362,7 +368,6 @@ fn verb_digest(args: &ComposefsArgs, v: &DigestVerb) -> Result<i32, String> {
 
 fn verb_mkimage(args: &ComposefsArgs, v: &MkimageVerb) -> Result<i32, String> {
     let json = args.json;
-    let hash = |default: Algorithm| args.hash.map_or(default, Hash::algorithm);
     let MkimageVerb {
         from_file,
         output,
@@ -380,7 +385,7 @@ fn verb_mkimage(args: &ComposefsArgs, v: &MkimageVerb) -> Result<i32, String> {
     };
     let image = build(&dump, &opts).map_err(|e| format!("{}: {e}", from_file.display()))?;
     write_output(output, &image)?;
-    let alg = hash(Algorithm::Sha256);
+    let alg = args.algorithm_or(Algorithm::Sha256);
     let id = hex_lower(&fsverity::digest(&image[..], alg, 1).map_err(|e| e.to_string())?);
     print_json(
         json,
@@ -402,9 +407,8 @@ fn verb_dump(v: &DumpVerb) -> Result<i32, String> {
 
 fn verb_init(args: &ComposefsArgs) -> Result<i32, String> {
     let json = args.json;
-    let hash = |default: Algorithm| args.hash.map_or(default, Hash::algorithm);
     let path = repo_path(args)?;
-    let repo = Repository::init_with(path, hash(Algorithm::Sha512), lock_wait(args))
+    let repo = Repository::init_with(path, args.algorithm_or(Algorithm::Sha512), lock_wait(args))
         .map_err(|e| e.to_string())?;
     let alg = layerseal::composefs::repo::algorithm_name(repo.algorithm());
     print_json(json, json!({"repo": path, "algorithm": alg}), || {
@@ -454,7 +458,6 @@ fn verb_pull(args: &ComposefsArgs, v: &PullVerb) -> Result<i32, String> {
 
 fn verb_compute_id(args: &ComposefsArgs, v: &ComputeIdVerb) -> Result<i32, String> {
     let json = args.json;
-    let hash = |default: Algorithm| args.hash.map_or(default, Hash::algorithm);
     let ComputeIdVerb {
         tag,
         image,
@@ -468,7 +471,9 @@ fn verb_compute_id(args: &ComposefsArgs, v: &ComputeIdVerb) -> Result<i32, Strin
             compute_id_for_tag(&repo, tag, id.erofs_version, id.filter())
                 .map_err(|e| e.to_string())?
         }
-        (None, Some(source)) => compute_from_source(source, from, id, hash(Algorithm::Sha512))?,
+        (None, Some(source)) => {
+            compute_from_source(source, from, id, args.algorithm_or(Algorithm::Sha512))?
+        }
         (None, None) => return Err("give a TAG or --image SOURCE".into()),
     };
     if let Some(o) = output {

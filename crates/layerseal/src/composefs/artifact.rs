@@ -27,15 +27,7 @@ pub fn merged_annotation_key(algorithm: Algorithm) -> String {
     format!("composefs.merged.erofs.v1.fsverity-{alg}-12")
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Descriptor {
-    #[serde(rename = "mediaType")]
-    pub media_type: String,
-    pub digest: String,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub annotations: Option<BTreeMap<String, String>>,
-}
+pub use crate::source::layout_referrers::Descriptor;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactManifest {
@@ -53,16 +45,9 @@ pub struct ArtifactManifest {
 pub use crate::source::layout_referrers::Artifact;
 
 fn descriptor(media_type: &str, data: &[u8]) -> (Descriptor, Digest) {
-    let d = Digest::sha256_of(data);
-    (
-        Descriptor {
-            media_type: media_type.into(),
-            digest: d.to_string(),
-            size: data.len() as u64,
-            annotations: None,
-        },
-        d,
-    )
+    let d = Descriptor::of(media_type, data);
+    let digest = Digest::parse(&d.digest).expect("a digest we just wrote");
+    (d, digest)
 }
 
 /// The artifact carrying `signatures` ((annotation key, signed digest in
@@ -74,7 +59,7 @@ pub fn build(subject: &[u8], signatures: &[(String, String, Vec<u8>)]) -> Artifa
     let mut layers = Vec::new();
     for (key, value, der) in signatures {
         let (mut d, digest) = descriptor(SIGNATURE_MEDIA_TYPE, der);
-        d.annotations = Some(BTreeMap::from([(key.clone(), value.clone())]));
+        d.annotations = BTreeMap::from([(key.clone(), value.clone())]);
         layers.push(d);
         blobs.push((digest, der.clone()));
     }
@@ -112,7 +97,6 @@ pub fn signatures(m: &ArtifactManifest) -> Vec<(String, String, String)> {
         .flat_map(|l| {
             l.annotations
                 .iter()
-                .flatten()
                 .map(move |(k, v)| (k.clone(), v.clone(), l.digest.clone()))
         })
         .collect()

@@ -32,7 +32,10 @@ pub enum TrustError {
 
 /// The CA certificates signatures must chain to.
 pub struct Trust {
+    /// DER, as webpki takes anchors.
     cas: Vec<Vec<u8>>,
+    /// The same, parsed, for the one-link check.
+    parsed: Vec<Certificate>,
 }
 
 fn unix(t: &x509_cert::time::Time) -> Duration {
@@ -42,12 +45,13 @@ fn unix(t: &x509_cert::time::Time) -> Duration {
 impl Trust {
     /// Every certificate of a PEM bundle (or one DER certificate).
     pub fn from_pem(bytes: &[u8]) -> Result<Self, SignError> {
-        let cas = read_certificates(bytes)?
+        let parsed = read_certificates(bytes)?;
+        let cas = parsed
             .iter()
             .map(|c| c.to_der())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| SignError::Certificate(e.to_string()))?;
-        Ok(Trust { cas })
+        Ok(Trust { cas, parsed })
     }
 
     /// Check `signer` (with `extra` certificates from the signature as
@@ -127,17 +131,13 @@ impl Trust {
 impl Trust {
     /// Is `cert` signed by the key of a trusted CA whose subject is its issuer?
     fn issued_by_trusted(&self, cert: &Certificate) -> bool {
-        use der::Decode;
         let Ok(tbs) = cert.tbs_certificate.to_der() else {
             return false;
         };
         let Some(sig) = cert.signature.as_bytes() else {
             return false;
         };
-        self.cas.iter().any(|ca_der| {
-            let Ok(ca) = Certificate::from_der(ca_der) else {
-                return false;
-            };
+        self.parsed.iter().any(|ca| {
             ca.tbs_certificate.subject == cert.tbs_certificate.issuer
                 && super::verify_certificate_signature(
                     &ca.tbs_certificate.subject_public_key_info,

@@ -23,26 +23,7 @@ pub const TITLE_ANNOTATION: &str = "org.opencontainers.image.title";
 /// hash, so consumers can tell artifacts for ext4 and EROFS variants apart.
 pub const RECIPE_ANNOTATION: &str = "dev.layerseal.dm-verity.recipe";
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Descriptor {
-    #[serde(rename = "mediaType")]
-    pub media_type: String,
-    pub digest: String,
-    pub size: u64,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-}
-
-impl Descriptor {
-    fn of(media_type: &str, data: &[u8]) -> Self {
-        Descriptor {
-            media_type: media_type.into(),
-            digest: Digest::sha256_of(data).to_string(),
-            size: data.len() as u64,
-            annotations: BTreeMap::new(),
-        }
-    }
-}
+pub use crate::source::layout_referrers::Descriptor;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {

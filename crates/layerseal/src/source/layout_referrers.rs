@@ -6,6 +6,9 @@
 use std::io::Read;
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::digest::Digest;
@@ -17,6 +20,30 @@ fn io_err(p: &Path, e: impl std::fmt::Display) -> String {
 
 fn blob_file(dir: &Path, d: &Digest) -> std::path::PathBuf {
     dir.join("blobs").join(&d.algorithm).join(&d.hex)
+}
+
+/// A content descriptor as the artifacts we write carry it (annotations
+/// sorted, left out when empty).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Descriptor {
+    /// The descriptor of `data` (sha256), without annotations.
+    pub fn of(media_type: &str, data: &[u8]) -> Self {
+        Descriptor {
+            media_type: media_type.into(),
+            digest: Digest::sha256_of(data).to_string(),
+            size: data.len() as u64,
+            annotations: BTreeMap::new(),
+        }
+    }
 }
 
 /// A finished referrer artifact: its manifest bytes and digest, and the

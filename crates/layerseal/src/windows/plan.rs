@@ -119,6 +119,12 @@ fn create(path: &str, metadata: Metadata, payload_sha256: Option<String>) -> Op 
     }
 }
 
+/// What the writer holds back to close, in tar order.
+enum Held<'a> {
+    File(Op),
+    Link(&'a String, &'a String),
+}
+
 /// The call sequence for `layer`. `parents` are the layer directories
 /// below it, immediate parent first (empty: a base layer).
 pub fn plan(layer: &WindowsLayer, parents: &[String]) -> Plan {
@@ -143,7 +149,7 @@ pub fn plan(layer: &WindowsLayer, parents: &[String]) -> Plan {
                 }
                 let op = create(path, meta.clone(), payload_sha256.clone());
                 if std_file(path) {
-                    pending.push(Some(op));
+                    pending.push(Held::File(op));
                 } else {
                     ops.push(op);
                 }
@@ -159,14 +165,9 @@ pub fn plan(layer: &WindowsLayer, parents: &[String]) -> Plan {
             }),
             Entry::Tombstone { path } => ops.push(Op::CimTombstoneFile { path: path.clone() }),
             // Resolved at close: hard link if the target is in this layer.
-            Entry::Link { .. } => pending.push(None),
+            Entry::Link { path, target } => pending.push(Held::Link(path, target)),
         }
     }
-    // Links in tar order among the held-back files.
-    let mut links = layer.entries.iter().filter_map(|e| match e {
-        Entry::Link { path, target } => Some((path, target)),
-        _ => None,
-    });
     let link_op = |path: &String, target: &String, added: &HashSet<&str>| {
         if added.contains(target.as_str()) {
             Op::CimCreateHardLink {
@@ -181,20 +182,16 @@ pub fn plan(layer: &WindowsLayer, parents: &[String]) -> Plan {
         }
     };
     let mut close: Vec<Op> = Vec::new();
-    for p in pending {
-        match p {
-            Some(op) => close.push(op),
-            None => {
-                let (path, target) = links.next().expect("one per pending link");
-                close.push(link_op(path, target, &added));
-            }
-        }
+    for held in pending {
+        close.push(match held {
+            Held::File(op) => op,
+            Held::Link(path, target) => link_op(path, target, &added),
+        });
     }
     if base {
         close.push(create("Hives", zero_meta(0x10, 0), None));
         added.insert("Hives");
-        for (config, base_hive, delta) in HIVES {
-            let _ = delta;
+        for (config, base_hive, _) in HIVES {
             let path = format!(r"Files\Windows\System32\config\{config}");
             let target = format!(r"Hives\{base_hive}");
             close.push(link_op(&path, &target, &added));
@@ -202,9 +199,7 @@ pub fn plan(layer: &WindowsLayer, parents: &[String]) -> Plan {
         close.push(create(
             "layout",
             zero_meta(ATTR_NORMAL, LAYOUT_CONTENT.len() as u64),
-            Some(crate::verity::hex_lower(&sha2::Sha256::digest(
-                LAYOUT_CONTENT,
-            ))),
+            Some(crate::source::Digest::sha256_of(LAYOUT_CONTENT).hex),
         ));
         for (_, _, delta) in HIVES {
             let d = format!(r"Hives\{delta}");
@@ -242,5 +237,3 @@ pub fn plan(layer: &WindowsLayer, parents: &[String]) -> Plan {
         lints,
     }
 }
-
-use sha2::Digest as _;
